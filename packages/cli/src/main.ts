@@ -1,0 +1,64 @@
+/**
+ * The `colink` CLI: one yargs program; each stage registers its own subcommands.
+ *
+ * Conventions for every command: --help; --json for commands that report; --quiet
+ * silences notes and progress; exit 0 on success, 1 on a user error (bad option,
+ * bad or missing input) with one line naming the file and what was expected, 2 on an
+ * internal error (a bug: the stack is printed with COLINK_DEBUG=1).
+ */
+import { EXIT_INTERNAL, EXIT_OK, EXIT_USER, isColinkError } from "@colink/core";
+import { commands as loaderCommands } from "@colink/loader/commands";
+import { commands as packerCommands } from "@colink/packer/commands";
+import { commands as placerCommands } from "@colink/placer/commands";
+import { commands as profilerCommands } from "@colink/profiler/commands";
+import yargs from "yargs";
+import { pipelineCommand } from "./pipeline-command.js";
+
+/** A usage mistake caught by yargs (unknown command or option, missing argument). */
+class UsageError extends Error {}
+
+export async function main(argv: string[]): Promise<number> {
+  const cli = yargs(argv)
+    .scriptName("colink")
+    .usage("colink <command> [options]\n\nCo-activation-aware neuron placement and loading for sparse LLM inference from flash.")
+    .option("json", { type: "boolean", describe: "Print machine-readable JSON on stdout (commands that report)" })
+    .option("quiet", { alias: "q", type: "boolean", describe: "No progress or notes on stderr" })
+    .command(profilerCommands)
+    .command(placerCommands)
+    .command(packerCommands)
+    .command(loaderCommands)
+    .command(pipelineCommand)
+    .demandCommand(1, "no command given: run `colink --help` for the list")
+    .recommendCommands()
+    .strict()
+    .help()
+    .alias("help", "h")
+    .version()
+    .wrap(Math.min(110, process.stdout.columns ?? 100))
+    .epilogue("Docs: docs/ in the colink repository. Exit codes: 0 ok, 1 user error, 2 internal error.")
+    .fail((msg, err) => {
+      if (err) throw err;
+      throw new UsageError(msg ?? "invalid usage");
+    })
+    .exitProcess(false);
+
+  try {
+    await cli.parseAsync();
+    return EXIT_OK;
+  } catch (e) {
+    if (e instanceof UsageError) {
+      process.stderr.write(`colink: ${e.message.split("\n")[0]} (see colink --help)\n`);
+      return EXIT_USER;
+    }
+    if (isColinkError(e)) {
+      process.stderr.write(`colink: ${e.message}\n`);
+      if (process.env.COLINK_DEBUG) process.stderr.write(`${e.stack}\n`);
+      return EXIT_USER;
+    }
+    const err = e as Error;
+    process.stderr.write(`colink: internal error: ${err?.message ?? String(e)}\n`);
+    if (process.env.COLINK_DEBUG) process.stderr.write(`${err?.stack}\n`);
+    else process.stderr.write("colink: this is a bug; rerun with COLINK_DEBUG=1 for details\n");
+    return EXIT_INTERNAL;
+  }
+}

@@ -1,0 +1,154 @@
+import { describe, expect, it } from "vitest";
+import { budgetForFraction, fitCacheToBudget, LayerCache } from "./cache.js";
+import type { DeviceProfile } from "./device.js";
+import { ColinkError } from "./errors.js";
+import { layoutFromOrder, LayerPlanner, maxGapSlots } from "./plan.js";
+
+// 1 KiB bundles; latency 10 us; 1 byte/us = 1e6 B/s: reading a gap of g bundles costs
+// g * 1024 us, so no gap is worth reading (maxGap 0) ... unless we make bandwidth high.
+// Use 1024e6 B/s: a bundle costs 1 us, latency 10 us → gaps of up to 9 bundles merge.
+const dev: DeviceProfile = {
+  name: "test",
+  description: "",
+  latencyUs: 10,
+  bandwidthBytesPerSec: 1024e6,
+  maxRequestBytes: 16 * 1024,
+  queueDepth: 1,
+  source: "",
+};
+
+describe("maxGapSlots", () => {
+  it("is the largest gap strictly cheaper to read than a request", () => {
+    expect(maxGapSlots(dev, 1024)).toBe(9); // 9 us < 10 us, 10 us is not
+    expect(maxGapSlots(dev, 2048)).toBe(4); // 8 us < 10, 10 us is not
+    expect(maxGapSlots({ ...dev, latencyUs: 0 }, 1024)).toBe(0);
+  });
+});
+
+describe("LayerPlanner without cache", () => {
+  it("merges runs whose gap is cheaper than a request, by hand", () => {
+    const n = 64;
+    const planner = new LayerPlanner(layoutFromOrder(Array.from({ length: n }, (_, i) => i), 1024), dev);
+    // slots 0,1,2 | gap 5 | 8 | gap 20 | 29,30 → reads [0..8], [29..30]
+    const r = planner.step([30, 2, 0, 1, 8, 29, 8]);
+    expect(r.unique).toBe(6);
+    expect(r.reads).toBe(2);
+    expect(Array.from(r.readStart.subarray(0, 2))).toEqual([0, 29]);
+    expect(Array.from(r.readSlots.subarray(0, 2))).toEqual([9, 2]);
+    expect(r.gapSlots).toBe(5);
+    expect(r.bytes).toBe(11 * 1024);
+    expect(r.ioUs).toBeCloseTo(10 + 9 + 10 + 2, 9);
+  });
+
+  it("uses the placement order: ids → slots", () => {
+    // physical order puts ids 5 and 40 side by side
+    const order = Array.from({ length: 64 }, (_, i) => i);
+    order[1] = 40;
+    order[40] = 1;
+    order[0] = 5;
+    order[5] = 0;
+    const planner = new LayerPlanner(layoutFromOrder(order, 1024), { ...dev, latencyUs: 0.5 });
+    const r = planner.step([5, 40]);
+    expect(r.reads).toBe(1);
+    expect(r.readStart[0]).toBe(0);
+    expect(r.readSlots[0]).toBe(2);
+  });
+
+  it("splits requests at the device's maximum request size", () => {
+    const planner = new LayerPlanner(layoutFromOrder(Array.from({ length: 64 }, (_, i) => i), 1024), dev);
+    const r = planner.step(Array.from({ length: 40 }, (_, i) => i));
+    expect(Array.from(r.readSlots.subarray(0, r.reads))).toEqual([16, 16, 8]);
+  });
+
+  it("rejects out-of-range and non-integer ids with a clear error", () => {
+    const planner = new LayerPlanner(layoutFromOrder([0, 1, 2, 3], 1024), dev);
+    expect(() => planner.step([4])).toThrow(ColinkError);
+    expect(() => planner.step([-1])).toThrow(/out of range/);
+    expect(() => planner.step([1.5])).toThrow(/out of range/);
+  });
+
+  it("plans nothing for an empty token", () => {
+    const planner = new LayerPlanner(layoutFromOrder([0, 1, 2, 3], 1024), dev);
+    const r = planner.step([]);
+    expect(r.reads).toBe(0);
+    expect(r.ioUs).toBe(0);
+  });
+});
+
+describe("LayerPlanner with a cache", () => {
+  const order = Array.from({ length: 32 }, (_, i) => i);
+  const noMerge = { ...dev, latencyUs: 0.5 }; // maxGap 0: only adjacent slots merge
+
+  it("serves pinned ids from DRAM and never evicts them", () => {
+    const cache = new LayerCache(32, { pinned: [3, 4], lru: 0, gapfill: false });
+    const p = new LayerPlanner(layoutFromOrder(order, 1024), noMerge, cache);
+    const r = p.step([3, 4, 5]);
+    expect(r.hits).toBe(2);
+    expect(r.misses).toBe(1);
+    expect(r.reads).toBe(1);
+    expect(cache.size).toBe(2);
+    for (let t = 0; t < 10; t++) p.step([t + 10]);
+    expect(cache.has(3) && cache.has(4)).toBe(true);
+  });
+
+  it("keeps the most recent ids under LRU, by hand", () => {
+    const cache = new LayerCache(32, { pinned: [], lru: 3, gapfill: false });
+    const p = new LayerPlanner(layoutFromOrder(order, 1024), noMerge, cache);
+    p.step([1, 2]); // lru: 2,1
+    p.step([3]); // 3,2,1
+    expect(p.step([1]).hits).toBe(1); // 1,3,2
+    p.step([9]); // 9,1,3 (2 evicted)
+    expect(cache.recencyOrder()).toEqual([9, 1, 3]);
+    expect(p.step([2]).hits).toBe(0);
+    expect(cache.size).toBeLessThanOrEqual(3);
+  });
+
+  it("gap-fills: bundles read in a merged gap enter the cache just behind the active ones", () => {
+    const cache = new LayerCache(32, { pinned: [], lru: 4, gapfill: true });
+    const p = new LayerPlanner(layoutFromOrder(order, 1024), dev, cache); // maxGap 9
+    const r = p.step([10, 12]); // one read 10..12, gap slot 11
+    expect(r.reads).toBe(1);
+    expect(r.gapSlots).toBe(1);
+    expect(cache.recencyOrder()).toEqual([12, 10, 11]);
+    expect(p.step([11]).hits).toBe(1);
+  });
+
+  it("never lets gap bundles evict the token's own bundles", () => {
+    const cache = new LayerCache(32, { pinned: [], lru: 2, gapfill: true });
+    const p = new LayerPlanner(layoutFromOrder(order, 1024), dev, cache);
+    p.step([0, 8]); // gap 1..7 (7 bundles) but only 0 room after 2 active
+    expect(new Set(cache.recencyOrder())).toEqual(new Set([0, 8]));
+  });
+
+  it("never exceeds its capacity over a random stream", () => {
+    const cache = new LayerCache(32, { pinned: [0, 1, 2], lru: 5, gapfill: true });
+    const p = new LayerPlanner(layoutFromOrder(order, 1024), dev, cache);
+    let seed = 7;
+    for (let t = 0; t < 500; t++) {
+      const ids: number[] = [];
+      for (let k = 0; k < 6; k++) {
+        seed = (seed * 1103515245 + 12345) >>> 0;
+        ids.push(seed % 32);
+      }
+      p.step(ids);
+      expect(cache.size).toBeLessThanOrEqual(8);
+      let resident = 0;
+      for (let id = 0; id < 32; id++) if (cache.has(id)) resident++;
+      expect(resident).toBe(cache.size);
+    }
+  });
+});
+
+describe("cache budgets", () => {
+  it("floor(F x N)", () => {
+    expect(budgetForFraction(0.1, 11008)).toBe(1100);
+    expect(budgetForFraction(0.1, 768)).toBe(76);
+    expect(budgetForFraction(0, 768)).toBe(0);
+  });
+  it("fits a declared cache to a smaller or larger budget", () => {
+    const spec = { pinned: [5, 6, 7, 8], lru: 4, gapfill: true };
+    expect(fitCacheToBudget(spec, 12)).toEqual({ pinned: [5, 6, 7, 8], lru: 8, gapfill: true });
+    expect(fitCacheToBudget(spec, 4)).toEqual({ pinned: [5, 6], lru: 2, gapfill: true });
+    expect(fitCacheToBudget(spec, 0)).toEqual({ pinned: [], lru: 0, gapfill: true });
+  });
+});

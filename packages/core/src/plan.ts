@@ -1,0 +1,255 @@
+/**
+ * Read planning, one definition for the placer's cost model and the loader:
+ *
+ *   neuron ids → physical slots → minus cached bundles → runs of consecutive slots
+ *   → access collapse → read requests, each costing latency + bytes / bandwidth.
+ *
+ * Access collapse merges two neighbouring runs when reading the gap between them
+ * costs less than issuing another request (gap bytes / bandwidth < latency), as
+ * long as the merged request stays within the device's maximum request size; a
+ * run longer than that is split. Bundles that a merged read brings in only because
+ * they lie in its gap are *gap bundles*; with a gap-filling cache they enter the
+ * recency cache (see cache.ts).
+ *
+ * `LayerPlanner.step` is the hot path of the loader (one call per layer per token):
+ * it allocates nothing, and works on bitsets and typed arrays sized to the layer.
+ */
+import type { LayerCache } from "./cache.js";
+import type { DeviceProfile } from "./device.js";
+import { fail } from "./errors.js";
+
+/** Where each neuron of a layer lives: slot = physical position in the layer's region. */
+export interface LayerLayout {
+  neurons: number;
+  bundleBytes: number;
+  /** slotOf[id] = physical slot of neuron id. */
+  slotOf: Uint32Array;
+  /** idAt[slot] = neuron id stored at that slot (the placement's order). */
+  idAt: Uint32Array;
+}
+
+/** Builds a layout from a placement order (ids in physical order). */
+export function layoutFromOrder(order: ArrayLike<number>, bundleBytes: number): LayerLayout {
+  const n = order.length;
+  const idAt = Uint32Array.from(order);
+  const slotOf = new Uint32Array(n);
+  for (let s = 0; s < n; s++) slotOf[idAt[s]] = s;
+  return { neurons: n, bundleBytes, slotOf, idAt };
+}
+
+/**
+ * The largest gap, in slots, worth reading through rather than issuing another
+ * request: gap * bundleBytes / bandwidth < latency.
+ */
+export function maxGapSlots(device: DeviceProfile, bundleBytes: number): number {
+  const breakEven = (device.latencyUs * 1e-6 * device.bandwidthBytesPerSec) / bundleBytes;
+  // strictly cheaper to read through: gap < breakEven
+  return Math.max(0, Math.ceil(breakEven) - 1);
+}
+
+/** Result of planning one layer-token. Arrays are views valid until the next step(). */
+export interface StepResult {
+  /** Distinct requested ids. */
+  unique: number;
+  /** Ids served from the cache (resident before this step), with their frames. */
+  hits: number;
+  hitIds: Uint32Array;
+  hitFrames: Int32Array;
+  /** Requested ids not in the cache, in slot order. */
+  misses: number;
+  missIds: Uint32Array;
+  /** Read requests: first slot and number of slots, in slot order. */
+  reads: number;
+  readStart: Uint32Array;
+  readSlots: Uint32Array;
+  /** Slots read that were neither requested nor cached. */
+  gapSlots: number;
+  bytes: number;
+  /** Simulated device time of the reads, microseconds. */
+  ioUs: number;
+  /** Ids admitted to the recency cache by this step, in order, with the frame each got. */
+  admitted: number;
+  admittedIds: Uint32Array;
+  admittedFrames: Int32Array;
+}
+
+/**
+ * Plans reads for one layer under a device profile and an optional cache, and
+ * applies the cache's admission and eviction rules. One planner per layer.
+ */
+export class LayerPlanner {
+  readonly layout: LayerLayout;
+  readonly device: DeviceProfile;
+  readonly cache: LayerCache | null;
+  readonly maxGap: number;
+  readonly maxRequestSlots: number;
+  private readonly seen: Uint32Array; // generation stamps for de-duplication
+  private gen = 0;
+  private readonly missBits: Uint32Array; // bitset over slots
+  private readonly result: StepResult;
+
+  constructor(layout: LayerLayout, device: DeviceProfile, cache: LayerCache | null = null) {
+    if (cache && cache.neurons !== layout.neurons)
+      fail("MISMATCH", `cache is for ${cache.neurons} neurons, layout has ${layout.neurons}`);
+    this.layout = layout;
+    this.device = device;
+    this.cache = cache;
+    this.maxGap = maxGapSlots(device, layout.bundleBytes);
+    this.maxRequestSlots = Math.max(1, Math.floor(device.maxRequestBytes / layout.bundleBytes));
+    const n = layout.neurons;
+    this.seen = new Uint32Array(n);
+    this.missBits = new Uint32Array((n + 31) >>> 5);
+    this.result = {
+      unique: 0,
+      hits: 0,
+      hitIds: new Uint32Array(n),
+      hitFrames: new Int32Array(n),
+      misses: 0,
+      missIds: new Uint32Array(n),
+      reads: 0,
+      readStart: new Uint32Array(n),
+      readSlots: new Uint32Array(n),
+      gapSlots: 0,
+      bytes: 0,
+      ioUs: 0,
+      admitted: 0,
+      admittedIds: new Uint32Array(2 * n),
+      admittedFrames: new Int32Array(2 * n),
+    };
+  }
+
+  /**
+   * Plans the reads for `ids` (any order, duplicates allowed) and updates the cache.
+   * Throws a ColinkError for an id outside [0, neurons).
+   */
+  step(ids: ArrayLike<number>): StepResult {
+    const { slotOf, idAt, neurons, bundleBytes } = this.layout;
+    const r = this.result;
+    const cache = this.cache;
+    const seen = this.seen;
+    const bits = this.missBits;
+    if (++this.gen === 0xffffffff) {
+      seen.fill(0);
+      this.gen = 1;
+    }
+    const gen = this.gen;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!(id >= 0 && id < neurons && Number.isInteger(id)))
+        fail("BAD_ARGUMENT", `neuron id ${id} is out of range: layer has ${neurons} neurons`);
+    }
+    let unique = 0;
+    let hits = 0;
+    let missCount = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (seen[id] === gen) continue;
+      seen[id] = gen;
+      unique++;
+      const frame = cache ? cache.frameOf[id] : -1;
+      if (frame >= 0) {
+        r.hitIds[hits] = id;
+        r.hitFrames[hits++] = frame;
+      } else {
+        const s = slotOf[id];
+        bits[s >>> 5] |= 1 << (s & 31);
+        missCount++;
+      }
+    }
+    r.unique = unique;
+    r.hits = hits;
+
+    // Walk miss slots in order: build runs, collapse small gaps, split long requests.
+    let reads = 0;
+    let misses = 0;
+    let curStart = -1;
+    let curEnd = -1; // exclusive
+    const maxGap = this.maxGap;
+    const maxSlots = this.maxRequestSlots;
+    for (let w = 0; w < bits.length && misses < missCount; w++) {
+      let word = bits[w];
+      if (word === 0) continue;
+      bits[w] = 0;
+      while (word !== 0) {
+        const bit = 31 - Math.clz32(word & -word);
+        word &= word - 1;
+        const s = (w << 5) | bit;
+        r.missIds[misses++] = idAt[s];
+        if (curStart < 0) {
+          curStart = s;
+          curEnd = s + 1;
+        } else if (s - curEnd <= maxGap && s + 1 - curStart <= maxSlots) {
+          curEnd = s + 1;
+        } else {
+          r.readStart[reads] = curStart;
+          r.readSlots[reads++] = curEnd - curStart;
+          curStart = s;
+          curEnd = s + 1;
+        }
+      }
+    }
+    // clear any words left set when we stopped early (none: we stop only after the last miss)
+    if (curStart >= 0) {
+      r.readStart[reads] = curStart;
+      r.readSlots[reads++] = curEnd - curStart;
+    }
+    r.misses = misses;
+    r.reads = reads;
+
+    let slotsRead = 0;
+    let ioUs = 0;
+    const lat = this.device.latencyUs;
+    const usPerByte = 1e6 / this.device.bandwidthBytesPerSec;
+    for (let i = 0; i < reads; i++) {
+      slotsRead += r.readSlots[i];
+      ioUs += lat + r.readSlots[i] * bundleBytes * usPerByte;
+    }
+    r.bytes = slotsRead * bundleBytes;
+    r.ioUs = ioUs;
+
+    // Cache update. Final recency order: misses (most recent), hits, gap bundles, older
+    // entries. Gap admissions are capped so that they never evict this token's active
+    // bundles, and hits are moved to the front before gap bundles are admitted, so a
+    // hit is never evicted and re-admitted within one step (its frame stays valid).
+    let gapSlots = 0;
+    let admitted = 0;
+    const useLru = cache !== null && cache.lruCapacity > 0;
+    let gapRoom = 0;
+    if (useLru) {
+      let activeLru = misses;
+      for (let i = 0; i < hits; i++) {
+        if (!cache.pinned[r.hitIds[i]]) {
+          activeLru++;
+          cache.touch(r.hitIds[i]);
+        }
+      }
+      if (cache.gapfill) gapRoom = Math.max(0, cache.lruCapacity - activeLru);
+    }
+    for (let i = 0; i < reads; i++) {
+      const end = r.readStart[i] + r.readSlots[i];
+      for (let s = r.readStart[i]; s < end; s++) {
+        const id = idAt[s];
+        if (seen[id] === gen || (cache !== null && cache.frameOf[id] >= 0)) continue;
+        gapSlots++;
+        if (gapRoom > 0) {
+          gapRoom--;
+          cache!.touch(id);
+          r.admittedIds[admitted] = id;
+          r.admittedFrames[admitted++] = cache!.frameOf[id];
+        }
+      }
+    }
+    r.gapSlots = gapSlots;
+    if (useLru) {
+      if (admitted > 0) for (let i = 0; i < hits; i++) cache.touch(r.hitIds[i]);
+      for (let i = 0; i < misses; i++) {
+        const id = r.missIds[i];
+        cache.touch(id);
+        r.admittedIds[admitted] = id;
+        r.admittedFrames[admitted++] = cache.frameOf[id];
+      }
+    }
+    r.admitted = admitted;
+    return r;
+  }
+}

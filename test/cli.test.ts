@@ -1,0 +1,32 @@
+import { describe, expect, it } from "vitest";
+import { colink } from "./helpers.js";
+
+describe("colink CLI conventions", () => {
+  it("--help lists the commands and exits 0", () => {
+    const r = colink(["--help"]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/Commands:/);
+    expect(r.stdout).toMatch(/colink pipeline/);
+  });
+
+  it("an unknown command exits 1 with one line on stderr", () => {
+    const r = colink(["nonsense"]);
+    expect(r.status).toBe(1);
+    expect(r.stdout).toBe("");
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/^colink: .*nonsense/);
+  });
+
+  it("no command exits 1 and says so", () => {
+    const r = colink([]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/no command given/);
+  });
+
+  it("an unknown option exits 1", () => {
+    const r = colink(["--frobnicate"]);
+    expect(r.status).toBe(1);
+    expect(r.stderr.trim().split("\n")).toHaveLength(1);
+  });
+});
