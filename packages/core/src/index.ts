@@ -8,3 +8,4 @@ export * from "./plan.js";
 export * from "./progress.js";
 export * from "./trace.js";
 export * from "./output.js";
+export * from "./image/index.js";
