@@ -168,3 +168,41 @@ export class LayerCache {
     return out;
   }
 }
+
+/** Cache policies a loader or an evaluation can run with. */
+export type CachePolicy = "none" | "lru" | "pin" | "declared";
+
+export const CACHE_POLICIES: readonly CachePolicy[] = ["none", "lru", "pin", "declared"];
+
+/**
+ * The cache a policy holds for one layer within `budget` bundles:
+ * - none: nothing;
+ * - lru: `budget` bundles by recency (neuron granularity, LLM-in-a-Flash style);
+ * - pin: the `budget` most frequent neurons (by `freq`, ties to the lower id), static;
+ * - declared: the placement's declared cache fitted to the budget (fitCacheToBudget);
+ *   a layer that declares none falls back to lru.
+ */
+export function cacheSpecForPolicy(
+  policy: CachePolicy,
+  budget: number,
+  layer: { neurons: number; declared?: CacheSpec; freq?: ArrayLike<number> },
+): CacheSpec {
+  const b = Math.max(0, Math.min(Math.floor(budget), layer.neurons));
+  switch (policy) {
+    case "none":
+      return { pinned: [], lru: 0, gapfill: false };
+    case "lru":
+      return { pinned: [], lru: b, gapfill: false };
+    case "pin": {
+      const freq = layer.freq;
+      if (!freq) fail("BAD_ARGUMENT", "the pin policy needs activation counts per neuron (none were given)");
+      const ids = Array.from({ length: layer.neurons }, (_, i) => i);
+      ids.sort((x, y) => freq[y] - freq[x] || x - y);
+      return { pinned: ids.slice(0, b), lru: 0, gapfill: false };
+    }
+    case "declared":
+      return layer.declared ? fitCacheToBudget(layer.declared, b) : { pinned: [], lru: b, gapfill: false };
+    default:
+      return fail("BAD_ARGUMENT", `unknown cache policy "${policy as string}": expected ${CACHE_POLICIES.join(", ")}`);
+  }
+}
