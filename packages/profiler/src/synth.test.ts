@@ -1,0 +1,85 @@
+import { mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { ColinkError, TraceReader } from "@colink/core";
+import { describe, expect, it } from "vitest";
+import { resolveShape, synthesizeTrace } from "./synth.js";
+
+const dir = mkdtempSync(path.join(tmpdir(), "colink-synth-"));
+
+async function readAll(file: string) {
+  const r = await TraceReader.open(file);
+  const layers: number[][][] = Array.from({ length: r.meta.layers }, () => []);
+  const splits: number[] = [];
+  for await (const c of r.chunks()) {
+    for (let t = 0; t < c.seq.length; t++) {
+      layers[c.layer].push(Array.from(c.ids.subarray(c.offsets[t], c.offsets[t + 1])));
+      if (c.layer === 0) splits.push(c.split[t]);
+    }
+  }
+  await r.close();
+  return { meta: r.meta, layers, splits };
+}
+
+describe("synthesizeTrace", () => {
+  it("writes a valid trace: shape, ascending ids, split, density near the target", async () => {
+    const out = path.join(dir, "a.arrow");
+    const res = await synthesizeTrace({ shape: "1024x3", tokens: 600, seed: 7, out, seqLen: 100 });
+    expect(res).toEqual({ layers: 3, neurons: 1024, tokens: 600, sequences: 6 });
+    const { meta, layers, splits } = await readAll(out);
+    expect(meta.source).toBe("synth");
+    expect(meta.extra?.bundleBytes).toBeGreaterThan(0);
+    for (const toks of layers) {
+      expect(toks.length).toBe(600);
+      let total = 0;
+      for (const ids of toks) {
+        for (let i = 1; i < ids.length; i++) expect(ids[i]).toBeGreaterThan(ids[i - 1]);
+        total += ids.length;
+      }
+      const density = total / (600 * 1024);
+      expect(density).toBeGreaterThan(0.03);
+      expect(density).toBeLessThan(0.12);
+    }
+    expect(splits.filter((s) => s === 1).length).toBe(100); // 20% of 6 sequences, rounded: 1 sequence
+  });
+
+  it("is deterministic and depends on the seed", async () => {
+    const a = path.join(dir, "d1.arrow");
+    const b = path.join(dir, "d2.arrow");
+    const c = path.join(dir, "d3.arrow");
+    await synthesizeTrace({ shape: "256x2", tokens: 300, seed: 3, out: a });
+    await synthesizeTrace({ shape: "256x2", tokens: 300, seed: 3, out: b });
+    await synthesizeTrace({ shape: "256x2", tokens: 300, seed: 4, out: c });
+    expect(readFileSync(a).equals(readFileSync(b))).toBe(true);
+    expect(readFileSync(a).equals(readFileSync(c))).toBe(false);
+  });
+
+  it("has power-law hotness and token-to-token reuse", async () => {
+    const out = path.join(dir, "h.arrow");
+    await synthesizeTrace({ shape: "2048x1", tokens: 1000, seed: 1, out });
+    const { layers } = await readAll(out);
+    const freq = new Float64Array(2048);
+    let overlap = 0;
+    let active = 0;
+    let prev = new Set<number>();
+    for (const ids of layers[0]) {
+      for (const id of ids) {
+        freq[id]++;
+        if (prev.has(id)) overlap++;
+      }
+      active += ids.length;
+      prev = new Set(ids);
+    }
+    const sorted = Array.from(freq).sort((x, y) => y - x);
+    const total = sorted.reduce((s, x) => s + x, 0);
+    const top20 = sorted.slice(0, Math.round(0.2 * 2048)).reduce((s, x) => s + x, 0);
+    expect(top20 / total).toBeGreaterThan(0.45); // uniform would give 0.2
+    expect(overlap / active).toBeGreaterThan(0.2); // independent tokens would give ~density
+  });
+
+  it("rejects unknown shapes with one clear error", () => {
+    expect(() => resolveShape("gpt5")).toThrow(ColinkError);
+    expect(() => resolveShape("gpt5")).toThrow(/expected llama2-7b/);
+    expect(resolveShape("llama2-7b").neurons).toBe(11008);
+  });
+});
