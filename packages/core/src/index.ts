@@ -9,3 +9,6 @@ export * from "./progress.js";
 export * from "./trace.js";
 export * from "./output.js";
 export * from "./image/index.js";
+export * from "./half.js";
+export * from "./safetensors.js";
+export * from "./model.js";

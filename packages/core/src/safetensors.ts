@@ -1,0 +1,407 @@
+/**
+ * safetensors files and Hugging Face checkpoint directories, read lazily.
+ *
+ * File layout (https://huggingface.co/docs/safetensors): an unsigned 64-bit
+ * little-endian header length N, then N bytes of UTF-8 JSON
+ * `{"<name>": {"dtype": "F16", "shape": [r, c], "data_offsets": [begin, end]}, ...,
+ * "__metadata__": {...}}`, then the data section; offsets are relative to byte 8 + N.
+ * Tensors are C-order, little-endian. Nothing here reads more than the header
+ * until a tensor (or a row range of one) is asked for.
+ */
+import * as fs from "node:fs/promises";
+import * as path from "node:path";
+import { ColinkError, fail, fromSystemError } from "./errors.js";
+import { bf16ArrayToF32, f16ArrayToF32 } from "./half.js";
+
+export type SafetensorsDtype =
+  | "F64"
+  | "F32"
+  | "F16"
+  | "BF16"
+  | "I64"
+  | "I32"
+  | "I16"
+  | "I8"
+  | "U64"
+  | "U32"
+  | "U16"
+  | "U8"
+  | "BOOL"
+  | "F8_E4M3"
+  | "F8_E5M2";
+
+/** Bytes per element of each dtype the format defines. */
+export const DTYPE_BYTES: Readonly<Record<SafetensorsDtype, number>> = Object.freeze({
+  F64: 8,
+  F32: 4,
+  F16: 2,
+  BF16: 2,
+  I64: 8,
+  I32: 4,
+  I16: 2,
+  I8: 1,
+  U64: 8,
+  U32: 4,
+  U16: 2,
+  U8: 1,
+  BOOL: 1,
+  F8_E4M3: 1,
+  F8_E5M2: 1,
+});
+
+/** Dtypes colink converts to float32 for computation. */
+export const FLOAT_DTYPES: readonly SafetensorsDtype[] = ["F32", "F16", "BF16"];
+
+/** Largest header accepted; the reference implementation uses the same 100 MB cap. */
+export const MAX_HEADER_BYTES = 100_000_000;
+
+export interface TensorInfo {
+  name: string;
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** The safetensors file holding it. */
+  file: string;
+  /** Absolute byte offsets in `file`: data is [start, end). */
+  start: number;
+  end: number;
+}
+
+export interface SafetensorsHeader {
+  /** Bytes before the data section: 8 + header length. */
+  dataStart: number;
+  tensors: Map<string, TensorInfo>;
+  metadata: Record<string, string>;
+}
+
+/**
+ * Validates a parsed header against the file size: known dtype, integer shape,
+ * data_offsets inside the data section, byte size = product(shape) x dtype size,
+ * no two tensors overlapping. `file` names the file in errors.
+ */
+export function parseSafetensorsHeader(
+  json: Uint8Array,
+  headerLength: number,
+  fileSize: number,
+  file: string,
+): SafetensorsHeader {
+  const base = path.basename(file);
+  const bad = (what: string): never => fail("BAD_FORMAT", `${base}: not a valid safetensors file: ${what}`, file);
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
+  } catch (e) {
+    return bad(`header is not valid UTF-8 JSON (${(e as Error).message})`);
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) return bad("header is not a JSON object");
+  const dataStart = 8 + headerLength;
+  const dataBytes = fileSize - dataStart;
+  const tensors = new Map<string, TensorInfo>();
+  let metadata: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(parsed as Record<string, unknown>)) {
+    if (name === "__metadata__") {
+      if (typeof raw !== "object" || raw === null || Array.isArray(raw)) bad(`"__metadata__" must be an object`);
+      metadata = raw as Record<string, string>;
+      continue;
+    }
+    if (typeof raw !== "object" || raw === null) return bad(`tensor "${name}" entry is not an object`);
+    const { dtype, shape, data_offsets: off } = raw as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof dtype !== "string" || !(dtype in DTYPE_BYTES))
+      bad(`tensor "${name}" has unknown dtype ${JSON.stringify(dtype)} (expected one of ${Object.keys(DTYPE_BYTES).join(", ")})`);
+    if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0))
+      bad(`tensor "${name}" has a bad shape ${JSON.stringify(shape)} (expected a list of integers >= 0)`);
+    if (!Array.isArray(off) || off.length !== 2 || !off.every((d) => Number.isSafeInteger(d) && d >= 0) || off[0] > off[1])
+      bad(`tensor "${name}" has bad data_offsets ${JSON.stringify(off)} (expected [begin, end] with 0 <= begin <= end)`);
+    const [begin, end] = off as number[];
+    const need = (shape as number[]).reduce((a, b) => a * b, 1) * DTYPE_BYTES[dtype as SafetensorsDtype];
+    if (end - begin !== need)
+      bad(`tensor "${name}" spans ${end - begin} bytes, but shape [${(shape as number[]).join(", ")}] of ${dtype} needs ${need}`);
+    if (end > dataBytes)
+      bad(`tensor "${name}" ends at data offset ${end}, past the end of the data section (${dataBytes} bytes; file truncated?)`);
+    tensors.set(name, {
+      name,
+      dtype: dtype as SafetensorsDtype,
+      shape: (shape as number[]).slice(),
+      file,
+      start: dataStart + begin,
+      end: dataStart + end,
+    });
+  }
+  const sorted = [...tensors.values()].filter((t) => t.end > t.start).sort((a, b) => a.start - b.start);
+  for (let i = 1; i < sorted.length; i++)
+    if (sorted[i].start < sorted[i - 1].end) bad(`tensors "${sorted[i - 1].name}" and "${sorted[i].name}" overlap`);
+  return { dataStart, tensors, metadata };
+}
+
+/** Reads exactly `length` bytes at `position`, in pieces (a single read is capped near 2 GiB). */
+async function readExact(handle: fs.FileHandle, file: string, position: number, length: number): Promise<Uint8Array> {
+  const out = new Uint8Array(length);
+  let done = 0;
+  while (done < length) {
+    const n = Math.min(length - done, 1 << 30);
+    let bytesRead: number;
+    try {
+      ({ bytesRead } = await handle.read(out, done, n, position + done));
+    } catch (e) {
+      throw fromSystemError(e, file);
+    }
+    if (bytesRead === 0) fail("BAD_FORMAT", `${path.basename(file)}: file ended early at byte ${position + done}`, file);
+    done += bytesRead;
+  }
+  return out;
+}
+
+/** One open .safetensors file: its validated header and a handle for positional reads. */
+export class SafetensorsFile {
+  readonly file: string;
+  readonly header: SafetensorsHeader;
+  readonly handle: fs.FileHandle;
+
+  private constructor(file: string, handle: fs.FileHandle, header: SafetensorsHeader) {
+    this.file = file;
+    this.handle = handle;
+    this.header = header;
+  }
+
+  static async open(file: string): Promise<SafetensorsFile> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(file, "r");
+    } catch (e) {
+      throw fromSystemError(e, file);
+    }
+    try {
+      const { size } = await handle.stat();
+      const base = path.basename(file);
+      if (size < 8) fail("BAD_FORMAT", `${base}: not a valid safetensors file: ${size} bytes, shorter than the 8-byte header length`, file);
+      const lenBuf = await readExact(handle, file, 0, 8);
+      const n = Number(new DataView(lenBuf.buffer).getBigUint64(0, true)); // header length, u64 little-endian
+      if (n < 2 || n > MAX_HEADER_BYTES)
+        fail("BAD_FORMAT", `${base}: not a valid safetensors file: header length ${n} is not in [2, ${MAX_HEADER_BYTES}]`, file);
+      if (8 + n > size)
+        fail("BAD_FORMAT", `${base}: not a valid safetensors file: header of ${n} bytes runs past the end of the ${size}-byte file (truncated?)`, file);
+      const json = await readExact(handle, file, 8, n);
+      return new SafetensorsFile(file, handle, parseSafetensorsHeader(json, n, size, file));
+    } catch (e) {
+      await handle.close().catch(() => {});
+      throw e;
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.handle.close().catch(() => {});
+  }
+}
+
+function elementsOf(shape: number[]): number {
+  return shape.reduce((a, b) => a * b, 1);
+}
+
+/**
+ * A Hugging Face checkpoint directory: `config.json` plus either `model.safetensors`
+ * or `model.safetensors.index.json` with its shards. Headers are read on open;
+ * tensor data only when asked for.
+ */
+export class Checkpoint {
+  readonly dir: string;
+  /** config.json, verbatim and parsed. */
+  readonly configText: string;
+  readonly config: Record<string, unknown>;
+  /** The file named in "missing tensor" errors (model.safetensors or the index). */
+  readonly weightsName: string;
+  private readonly files: SafetensorsFile[];
+  private readonly index = new Map<string, TensorInfo>();
+  private readonly handles = new Map<string, fs.FileHandle>();
+
+  private constructor(dir: string, configText: string, config: Record<string, unknown>, weightsName: string, files: SafetensorsFile[]) {
+    this.dir = dir;
+    this.configText = configText;
+    this.config = config;
+    this.weightsName = weightsName;
+    this.files = files;
+    for (const f of files) {
+      this.handles.set(f.file, f.handle);
+      for (const [name, t] of f.header.tensors) this.index.set(name, t);
+    }
+  }
+
+  static async open(dir: string): Promise<Checkpoint> {
+    const configPath = path.join(dir, "config.json");
+    let configText: string;
+    try {
+      const st = await fs.stat(dir);
+      if (!st.isDirectory()) fail("BAD_ARGUMENT", `${dir}: expected a model directory (config.json + model.safetensors)`, dir);
+      configText = await fs.readFile(configPath, "utf8");
+    } catch (e) {
+      if (e instanceof ColinkError) throw e;
+      throw fromSystemError(e, (e as NodeJS.ErrnoException).path ?? configPath);
+    }
+    let config: Record<string, unknown>;
+    try {
+      config = JSON.parse(configText);
+    } catch (e) {
+      throw new ColinkError("BAD_FORMAT", `${configPath}: not valid JSON (${(e as Error).message})`, configPath);
+    }
+    if (typeof config !== "object" || config === null || Array.isArray(config))
+      fail("BAD_FORMAT", `${configPath}: expected a JSON object`, configPath);
+
+    const indexPath = path.join(dir, "model.safetensors.index.json");
+    const single = path.join(dir, "model.safetensors");
+    let shardNames: string[];
+    let weightsName: string;
+    let weightMap: Record<string, string> | null = null;
+    if (await exists(indexPath)) {
+      weightsName = "model.safetensors.index.json";
+      let idx: { weight_map?: unknown };
+      try {
+        idx = JSON.parse(await fs.readFile(indexPath, "utf8"));
+      } catch (e) {
+        throw new ColinkError("BAD_FORMAT", `${indexPath}: not valid JSON (${(e as Error).message})`, indexPath);
+      }
+      const wm = idx?.weight_map;
+      if (typeof wm !== "object" || wm === null || Array.isArray(wm) || !Object.values(wm).every((v) => typeof v === "string"))
+        fail("BAD_FORMAT", `${indexPath}: expected "weight_map": {tensor name: shard file name}`, indexPath);
+      weightMap = wm as Record<string, string>;
+      shardNames = [...new Set(Object.values(weightMap))].sort();
+      for (const s of shardNames)
+        if (s.includes("/") || s.includes("\\") || s.startsWith("."))
+          fail("BAD_FORMAT", `${indexPath}: shard name "${s}" must be a plain file name in the model directory`, indexPath);
+    } else if (await exists(single)) {
+      weightsName = "model.safetensors";
+      shardNames = ["model.safetensors"];
+    } else {
+      return fail("NOT_FOUND", `${dir}: no model.safetensors or model.safetensors.index.json in the model directory`, dir);
+    }
+
+    const files: SafetensorsFile[] = [];
+    try {
+      for (const s of shardNames) files.push(await SafetensorsFile.open(path.join(dir, s)));
+      if (weightMap) {
+        // Every tensor the index names must sit in the shard it names.
+        const byFile = new Map(files.map((f) => [path.basename(f.file), f]));
+        for (const [name, shard] of Object.entries(weightMap))
+          if (!byFile.get(shard)?.header.tensors.has(name))
+            fail("BAD_FORMAT", `${weightsName}: tensor "${name}" is listed in shard ${shard}, which does not hold it`, indexPath);
+      }
+    } catch (e) {
+      for (const f of files) await f.close();
+      throw e;
+    }
+    return new Checkpoint(dir, configText, config, weightsName, files);
+  }
+
+  /** Tensor names, in file order. */
+  names(): string[] {
+    return [...this.index.keys()];
+  }
+
+  has(name: string): boolean {
+    return this.index.has(name);
+  }
+
+  /** Where a tensor lives; throws NOT_FOUND naming the weights file and the tensor. */
+  tensor(name: string): TensorInfo {
+    const t = this.index.get(name);
+    if (!t) fail("NOT_FOUND", `${this.weightsName}: tensor "${name}" is missing`, path.join(this.dir, this.weightsName));
+    return t;
+  }
+
+  /** Raw bytes of a tensor, or of its byte range [start, end) relative to the tensor's start. */
+  async readBytes(name: string, start = 0, end?: number): Promise<Uint8Array> {
+    const t = this.tensor(name);
+    const size = t.end - t.start;
+    const e = end ?? size;
+    if (!(Number.isSafeInteger(start) && Number.isSafeInteger(e) && start >= 0 && start <= e && e <= size))
+      fail("BAD_ARGUMENT", `tensor "${name}": byte range [${start}, ${e}) is outside its ${size} bytes`);
+    return readExact(this.handles.get(t.file)!, t.file, t.start + start, e - start);
+  }
+
+  /** A whole float tensor (F32/F16/BF16) as float32. */
+  async readF32(name: string): Promise<Float32Array> {
+    const t = this.tensor(name);
+    return toF32(t, await this.readBytes(name));
+  }
+
+  /** Rows [r0, r1) of a tensor along its first dimension, as float32 (C order). */
+  async readRowsF32(name: string, r0: number, r1: number): Promise<Float32Array> {
+    const t = this.tensor(name);
+    const rows = t.shape.length === 0 ? 1 : t.shape[0];
+    if (!(Number.isInteger(r0) && Number.isInteger(r1) && 0 <= r0 && r0 <= r1 && r1 <= rows))
+      fail("BAD_ARGUMENT", `tensor "${name}": rows [${r0}, ${r1}) are outside its ${rows} rows`);
+    const rowBytes = elementsOf(t.shape.slice(1)) * DTYPE_BYTES[t.dtype];
+    return toF32(t, await this.readBytes(name, r0 * rowBytes, r1 * rowBytes));
+  }
+
+  async close(): Promise<void> {
+    for (const f of this.files) await f.close();
+  }
+}
+
+async function exists(p: string): Promise<boolean> {
+  try {
+    await fs.access(p);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Converts raw little-endian bytes of a float tensor to float32 (bytes must start 4-byte aligned). */
+function toF32(t: TensorInfo, bytes: Uint8Array): Float32Array {
+  const n = bytes.byteLength / DTYPE_BYTES[t.dtype];
+  switch (t.dtype) {
+    case "F32":
+      return new Float32Array(bytes.buffer, bytes.byteOffset, n);
+    case "F16":
+      return f16ArrayToF32(new Uint16Array(bytes.buffer, bytes.byteOffset, n));
+    case "BF16":
+      return bf16ArrayToF32(new Uint16Array(bytes.buffer, bytes.byteOffset, n));
+    default:
+      return fail(
+        "UNSUPPORTED",
+        `${path.basename(t.file)}: tensor "${t.name}" has dtype ${t.dtype}; colink computes with F32, F16 or BF16 tensors`,
+        t.file,
+      );
+  }
+}
+
+/** A tensor to write with encodeSafetensors. */
+export interface TensorData {
+  dtype: SafetensorsDtype;
+  shape: number[];
+  /** Raw little-endian bytes, product(shape) x dtype size long. */
+  data: Uint8Array;
+}
+
+/**
+ * Encodes tensors as one safetensors file (tensors in the given order, header padded
+ * with spaces to a multiple of 8 as the reference writer does). For tests and tools.
+ */
+export function encodeSafetensors(tensors: Record<string, TensorData>, metadata?: Record<string, string>): Uint8Array {
+  const header: Record<string, unknown> = {};
+  if (metadata) header.__metadata__ = metadata;
+  let offset = 0;
+  for (const [name, t] of Object.entries(tensors)) {
+    const need = elementsOf(t.shape) * DTYPE_BYTES[t.dtype];
+    if (t.data.byteLength !== need)
+      fail("BAD_ARGUMENT", `tensor "${name}": ${t.data.byteLength} bytes given, shape [${t.shape.join(", ")}] of ${t.dtype} needs ${need}`);
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + need] };
+    offset += need;
+  }
+  let json = JSON.stringify(header);
+  json += " ".repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
+  const head = new TextEncoder().encode(json);
+  const out = new Uint8Array(8 + head.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(head.length), true);
+  out.set(head, 8);
+  let pos = 8 + head.length;
+  for (const t of Object.values(tensors)) {
+    out.set(t.data, pos);
+    pos += t.data.byteLength;
+  }
+  return out;
+}
+
+/** Bytes of a Float32Array, for encodeSafetensors. */
+export function f32Bytes(a: Float32Array): Uint8Array {
+  return new Uint8Array(a.buffer, a.byteOffset, a.byteLength);
+}
