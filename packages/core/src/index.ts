@@ -12,3 +12,4 @@ export * from "./image/index.js";
 export * from "./half.js";
 export * from "./safetensors.js";
 export * from "./model.js";
+export * from "./crc32c.js";

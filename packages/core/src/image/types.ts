@@ -75,4 +75,21 @@ export interface ImageInfo {
   bundleDtype: StoredDtype;
   layers: ImageLayerInfo[];
   tensors: ImageTensorInfo[];
+  /** Alignment of every tensor and region offset (4096). Set by readImageInfo. */
+  alignment?: number;
+  /** SHA-256 (hex) of the placement.json bytes the image was packed with, "" for identity. */
+  placementSha256?: string;
+  /** Where the protobuf index lies in the file (after the data). Set by readImageInfo. */
+  indexOffset?: number;
+  indexLength?: number;
+}
+
+/** What `verifyImage` checked. */
+export interface ImageVerifyResult {
+  path: string;
+  /** Bytes whose checksum was recomputed (tensors + regions). */
+  bytesChecked: number;
+  tensors: number;
+  regions: number;
+  chunks: number;
 }
