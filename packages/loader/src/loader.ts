@@ -1,0 +1,445 @@
+/**
+ * The Loader: per layer, ids of active neurons → their bundles, read with the shared
+ * read plan (core/plan.ts) through a DRAM cache (core/cache.ts) and the I/O engine.
+ *
+ * Per load on a layer, in this order (the order matters, see plan.ts):
+ *   1. LayerPlanner.step(ids): hits (with their frames), misses, merged reads, and
+ *      the cache admissions of this step (with the frames they were given);
+ *   2. hits are copied out of the cache arena *before* any admission overwrites a
+ *      frame (an admission may take the frame of an entry evicted in this step);
+ *   3. the reads run (at most queueDepth in flight); each read's bytes go to the
+ *      output (requested ids) and to the arena (admitted ids still resident after
+ *      the step: a later admission in the same step may have evicted an earlier one).
+ * Loads on one layer are serialised (the plan and the arena are that layer's state);
+ * loads on different layers run concurrently and share the queue depth.
+ *
+ * The cache budget (bytes) is split evenly across layers: each layer holds at most
+ * floor(cacheBytes / layers / bundleBytes) bundles, so the arenas together never
+ * exceed cacheBytes.
+ */
+import {
+  type CachePolicy,
+  type CacheSpec,
+  ColinkError,
+  cacheSpecForPolicy,
+  type DeviceProfile,
+  fail,
+  type ImageInfo,
+  type ImageLayerInfo,
+  type ImageTensorInfo,
+  LayerCache,
+  LayerPlanner,
+  type StepResult,
+} from "@colink/core";
+import { PositionalReader } from "./io.js";
+
+export interface LoaderOptions {
+  /** Device profile for read planning (access collapse, maximum request size). */
+  device: DeviceProfile;
+  /** DRAM cache budget in bytes for all layers together (default 0: no cache). */
+  cacheBytes?: number;
+  /** Cache policy (default "declared"; falls back to lru for layers that declare none). */
+  policy?: CachePolicy;
+  /** Reads in flight at once (default: the device profile's queue depth). */
+  queueDepth?: number;
+  /** Bypass the page cache with O_DIRECT where the platform allows it (default false). */
+  direct?: boolean;
+}
+
+/** Counters since open (or since resetStats()). */
+export interface LoaderStats {
+  loads: number;
+  /** Ids asked for (with duplicates) and distinct ids served. */
+  requested: number;
+  unique: number;
+  hits: number;
+  misses: number;
+  reads: number;
+  bytesRead: number;
+  gapBundles: number;
+  /** Simulated device time of the reads under the profile, microseconds. */
+  simulatedIoUs: number;
+  /** Bundles resident in the caches now, and their bytes (never above cacheBytes). */
+  cachedBundles: number;
+  cachedBytes: number;
+  cacheBytesBudget: number;
+  /** Whether reads bypass the page cache. */
+  direct: boolean;
+}
+
+/**
+ * The bundles of one load, in the order asked. `bundle(i)` and `part(i, name)` are
+ * views into one buffer owned by this object: they stay valid until `release()`,
+ * after which the buffer is reused by a later load. Never releasing is safe (the
+ * buffer is then garbage-collected), it only costs an allocation per load.
+ */
+export class Bundles {
+  readonly layer: number;
+  /** Number of entries (= ids asked for, duplicates included). */
+  readonly count: number;
+  readonly bundleBytes: number;
+  /** The ids, in the order asked. */
+  readonly ids: Uint32Array;
+  /** Distinct bundles, in first-occurrence order; entry i is unique bundle index[i]. */
+  readonly data: Uint8Array;
+  readonly index: Int32Array;
+  private readonly parts: ImageLayerInfo["parts"];
+  private readonly onRelease: ((b: Uint8Array) => void) | null;
+  private released = false;
+
+  constructor(
+    layer: ImageLayerInfo,
+    ids: Uint32Array,
+    data: Uint8Array,
+    index: Int32Array,
+    onRelease: ((b: Uint8Array) => void) | null,
+  ) {
+    this.layer = layer.layer;
+    this.count = ids.length;
+    this.bundleBytes = layer.bundleBytes;
+    this.parts = layer.parts;
+    this.ids = ids;
+    this.data = data;
+    this.index = index;
+    this.onRelease = onRelease;
+  }
+
+  private check(i: number): void {
+    if (this.released) fail("BAD_ARGUMENT", "bundles used after release()");
+    if (!(i >= 0 && i < this.count)) fail("BAD_ARGUMENT", `bundle index ${i} out of range [0, ${this.count})`);
+  }
+
+  /** The stored bytes of the i-th asked neuron's bundle. */
+  bundle(i: number): Uint8Array {
+    this.check(i);
+    const off = this.index[i] * this.bundleBytes;
+    return this.data.subarray(off, off + this.bundleBytes);
+  }
+
+  /** The stored bytes of one part (e.g. "gate") of the i-th bundle. */
+  part(i: number, name: string): Uint8Array {
+    this.check(i);
+    const p = this.parts.find((x) => x.name === name);
+    if (!p) fail("NOT_FOUND", `bundle has no part "${name}": expected one of ${this.parts.map((x) => x.name).join(", ")}`);
+    const off = this.index[i] * this.bundleBytes + p.offset;
+    return this.data.subarray(off, off + p.bytes);
+  }
+
+  /** Gives the buffer back for reuse; views obtained before become invalid. */
+  release(): void {
+    if (this.released) return;
+    this.released = true;
+    this.onRelease?.(this.data);
+  }
+}
+
+/** Output buffers by power-of-two size class, so steady-state loads allocate none. */
+class OutputPool {
+  private readonly classes = new Map<number, Uint8Array[]>();
+  private readonly maxPerClass: number;
+  constructor(maxPerClass: number) {
+    this.maxPerClass = maxPerClass;
+  }
+  take(bytes: number): Uint8Array {
+    const cls = bytes <= 4096 ? 4096 : 2 ** Math.ceil(Math.log2(bytes));
+    const list = this.classes.get(cls);
+    const buf = list?.pop() ?? new Uint8Array(cls);
+    return buf;
+  }
+  give(buf: Uint8Array): void {
+    const cls = buf.byteLength;
+    let list = this.classes.get(cls);
+    if (!list) this.classes.set(cls, (list = []));
+    if (list.length < this.maxPerClass) list.push(buf);
+  }
+}
+
+interface LayerState {
+  info: ImageLayerInfo;
+  planner: LayerPlanner;
+  cache: LayerCache;
+  spec: CacheSpec;
+  /** Frame f of the cache at arena[f * bundleBytes, (f + 1) * bundleBytes). */
+  arena: Uint8Array;
+  /** Per id: generation stamp and unique output index of this load. */
+  stamp: Uint32Array;
+  outIndex: Int32Array;
+  /** Per id: generation stamp when the id's frame must be filled by this load's reads. */
+  fillStamp: Uint32Array;
+  gen: number;
+  /** Tail of the per-layer serialisation chain. */
+  lock: Promise<void>;
+  regionEnd: number;
+}
+
+/** An open image. Create with openImage(); see the package README. */
+export class Loader {
+  readonly info: ImageInfo;
+  readonly device: DeviceProfile;
+  readonly policy: CachePolicy;
+  readonly cacheBytes: number;
+  /** Cache budget per layer, bundles (the byte budget split evenly across layers). */
+  readonly budgetBundles: number[];
+  private readonly reader: PositionalReader;
+  private readonly layers: LayerState[];
+  private readonly pool: OutputPool;
+  private readonly counters = {
+    loads: 0,
+    requested: 0,
+    unique: 0,
+    hits: 0,
+    misses: 0,
+    reads: 0,
+    bytesRead: 0,
+    gapBundles: 0,
+    simulatedIoUs: 0,
+  };
+  private closed = false;
+
+  /** @internal use openImage() */
+  constructor(info: ImageInfo, reader: PositionalReader, opts: LoaderOptions) {
+    this.info = info;
+    this.device = opts.device;
+    this.policy = opts.policy ?? "declared";
+    this.cacheBytes = Math.max(0, Math.floor(opts.cacheBytes ?? 0));
+    this.reader = reader;
+    this.pool = new OutputPool(Math.max(4, (opts.queueDepth ?? opts.device.queueDepth) * 2));
+    const perLayer = info.layers.length > 0 ? Math.floor(this.cacheBytes / info.layers.length) : 0;
+    this.budgetBundles = [];
+    this.layers = info.layers.map((l) => {
+      const budget = Math.floor(perLayer / l.bundleBytes);
+      this.budgetBundles.push(budget);
+      const spec = cacheSpecForPolicy(this.policy, budget, { neurons: l.neurons, declared: l.cache, freq: l.freq });
+      const cache = new LayerCache(l.neurons, spec);
+      const planner = new LayerPlanner({ neurons: l.neurons, bundleBytes: l.bundleBytes, slotOf: l.slotOf, idAt: l.idAt }, opts.device, cache);
+      return {
+        info: l,
+        planner,
+        cache,
+        spec,
+        arena: new Uint8Array(cache.capacity * l.bundleBytes),
+        stamp: new Uint32Array(l.neurons),
+        outIndex: new Int32Array(l.neurons),
+        fillStamp: new Uint32Array(l.neurons),
+        gen: 0,
+        lock: Promise.resolve(),
+        regionEnd: l.regionOffset + l.regionLength,
+      };
+    });
+  }
+
+  /** Pinned bundles are resident from the start: reads them once, before the first load. */
+  async warm(): Promise<void> {
+    for (const st of this.layers) {
+      const B = st.info.bundleBytes;
+      const pinned = st.spec.pinned;
+      if (pinned.length === 0) continue;
+      // Read pinned bundles in slot order with the same collapse rules as any load.
+      const plan = new LayerPlanner(st.planner.layout, this.device, null).step(pinned);
+      await Promise.all(
+        Array.from({ length: plan.reads }, async (_, r) => {
+          const s0 = plan.readStart[r];
+          const n = plan.readSlots[r];
+          const lease = await this.reader.read(st.info.regionOffset + s0 * B, n * B, st.info.regionOffset, st.regionEnd);
+          try {
+            for (let k = 0; k < n; k++) {
+              const f = st.cache.frameOf[st.info.idAt[s0 + k]];
+              if (f >= 0 && f < st.cache.pinnedCount) st.arena.set(lease.bytes.subarray(k * B, (k + 1) * B), f * B);
+            }
+          } finally {
+            lease.release();
+          }
+        }),
+      );
+    }
+  }
+
+  private layerState(layer: number): LayerState {
+    if (this.closed) fail("BAD_ARGUMENT", `${this.info.path}: loader used after close()`);
+    if (!Number.isInteger(layer) || layer < 0 || layer >= this.layers.length)
+      fail("NOT_FOUND", `${this.info.path}: layer ${layer} does not exist (image has layers 0..${this.layers.length - 1})`);
+    return this.layers[layer];
+  }
+
+  /**
+   * The bundles of exactly `ids` (any order, duplicates allowed and read once) of
+   * `layer`, in the order asked. Rejects an unknown layer or an id out of range
+   * before reading anything.
+   */
+  load(layer: number, ids: ArrayLike<number>): Promise<Bundles> {
+    let st: LayerState;
+    try {
+      st = this.layerState(layer);
+    } catch (e) {
+      return Promise.reject(e);
+    }
+    const n = st.info.neurons;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (!(Number.isInteger(id) && id >= 0 && id < n))
+        return Promise.reject(new ColinkError("BAD_ARGUMENT", `layer ${layer}: neuron id ${id} is out of range [0, ${n})`));
+    }
+    const own = Uint32Array.from(ids as ArrayLike<number>);
+    const run = st.lock.then(() => this.loadLocked(st, own));
+    st.lock = run.then(
+      () => {},
+      () => {},
+    );
+    return run;
+  }
+
+  private async loadLocked(st: LayerState, ids: Uint32Array): Promise<Bundles> {
+    const B = st.info.bundleBytes;
+    const step: StepResult = st.planner.step(ids);
+    if (++st.gen === 0xffffffff) {
+      st.stamp.fill(0);
+      st.fillStamp.fill(0);
+      st.gen = 1;
+    }
+    const gen = st.gen;
+    // Unique output index per id, first occurrence order.
+    const index = new Int32Array(ids.length);
+    let unique = 0;
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i];
+      if (st.stamp[id] !== gen) {
+        st.stamp[id] = gen;
+        st.outIndex[id] = unique++;
+      }
+      index[i] = st.outIndex[id];
+    }
+    const out = this.pool.take(Math.max(1, unique * B));
+    // 2. Hits first: their frames may be taken by this step's admissions.
+    for (let h = 0; h < step.hits; h++) {
+      const f = step.hitFrames[h];
+      out.set(st.arena.subarray(f * B, (f + 1) * B), st.outIndex[step.hitIds[h]] * B);
+    }
+    // Admissions to fill: only those whose frame still holds them after the step.
+    for (let a = 0; a < step.admitted; a++) {
+      const id = step.admittedIds[a];
+      if (st.cache.frameOf[id] === step.admittedFrames[a]) st.fillStamp[id] = gen;
+    }
+    this.counters.loads++;
+    this.counters.requested += ids.length;
+    this.counters.unique += step.unique;
+    this.counters.hits += step.hits;
+    this.counters.misses += step.misses;
+    this.counters.reads += step.reads;
+    this.counters.bytesRead += step.bytes;
+    this.counters.gapBundles += step.gapSlots;
+    this.counters.simulatedIoUs += step.ioUs;
+    // 3. Reads. Copy the plan's read list: the planner's arrays are reused by the next step.
+    const reads = step.reads;
+    const starts = step.readStart.slice(0, reads);
+    const lens = step.readSlots.slice(0, reads);
+    const { regionOffset, idAt } = st.info;
+    const one = async (r: number): Promise<void> => {
+      const s0 = starts[r];
+      const len = lens[r];
+      const lease = await this.reader.read(regionOffset + s0 * B, len * B, regionOffset, st.regionEnd);
+      try {
+        const bytes = lease.bytes;
+        for (let k = 0; k < len; k++) {
+          const id = idAt[s0 + k];
+          const src = bytes.subarray(k * B, (k + 1) * B);
+          if (st.stamp[id] === gen) out.set(src, st.outIndex[id] * B);
+          if (st.fillStamp[id] === gen) st.arena.set(src, st.cache.frameOf[id] * B);
+        }
+      } finally {
+        lease.release();
+      }
+    };
+    if (reads === 1) await one(0);
+    else if (reads > 1) await Promise.all(Array.from({ length: reads }, (_, r) => one(r)));
+    return new Bundles(st.info, ids, out.subarray(0, unique * B), index, (b) => this.pool.give(new Uint8Array(b.buffer)));
+  }
+
+  /** A dense tensor by name (embeddings, norms, attention, ...), freshly allocated. */
+  async tensor(name: string): Promise<{ info: ImageTensorInfo; bytes: Uint8Array }> {
+    if (this.closed) fail("BAD_ARGUMENT", `${this.info.path}: loader used after close()`);
+    const t = this.info.tensors.find((x) => x.name === name);
+    if (!t) fail("NOT_FOUND", `${this.info.path}: no dense tensor named "${name}"`);
+    const bytes = new Uint8Array(t.length);
+    for (let done = 0; done < t.length; ) {
+      const n = Math.min(this.reader.maxReadBytes, t.length - done);
+      const lease = await this.reader.read(t.offset + done, n, t.offset, t.offset + t.length);
+      bytes.set(lease.bytes, done);
+      lease.release();
+      done += n;
+    }
+    return { info: t, bytes };
+  }
+
+  /** The cache spec each layer runs with (after fitting the policy to the budget). */
+  cacheSpec(layer: number): CacheSpec {
+    return this.layerState(layer).spec;
+  }
+
+  stats(): LoaderStats {
+    let cachedBundles = 0;
+    let cachedBytes = 0;
+    for (const st of this.layers) {
+      cachedBundles += st.cache.size;
+      cachedBytes += st.cache.size * st.info.bundleBytes;
+    }
+    return {
+      ...this.counters,
+      cachedBundles,
+      cachedBytes,
+      cacheBytesBudget: this.cacheBytes,
+      direct: this.reader.direct,
+    };
+  }
+
+  resetStats(): void {
+    for (const k of Object.keys(this.counters) as (keyof typeof this.counters)[]) this.counters[k] = 0;
+  }
+
+  /** Why O_DIRECT is not in use although asked for, if so. */
+  get directNote(): string | undefined {
+    return this.reader.directNote;
+  }
+
+  /** Waits for loads in flight, then closes the file. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await Promise.all(this.layers.map((l) => l.lock));
+    await this.reader.close();
+  }
+}
+
+/** Checks that every region and tensor of a parsed image lies inside the file. */
+export function checkImageExtents(info: ImageInfo): void {
+  const file = info.path;
+  for (const l of info.layers) {
+    if (l.regionLength < l.neurons * l.bundleBytes || l.regionOffset + l.regionLength > info.fileSize)
+      fail(
+        "BAD_FORMAT",
+        `${file}: layer ${l.layer} region [${l.regionOffset}, ${l.regionOffset + l.regionLength}) does not fit ${l.neurons} bundles of ${l.bundleBytes} bytes inside the ${info.fileSize}-byte file (truncated image?)`,
+        file,
+      );
+  }
+  for (const t of info.tensors)
+    if (t.offset + t.length > info.fileSize)
+      fail("BAD_FORMAT", `${file}: tensor "${t.name}" ends at byte ${t.offset + t.length}, past the end of the ${info.fileSize}-byte file (truncated image?)`, file);
+}
+
+/** Opens a loader over an already parsed image (tests, or callers that parsed it). */
+export async function openParsedImage(info: ImageInfo, opts: LoaderOptions): Promise<Loader> {
+  checkImageExtents(info);
+  const queueDepth = opts.queueDepth ?? opts.device.queueDepth;
+  let maxBundle = 0;
+  for (const l of info.layers) maxBundle = Math.max(maxBundle, l.bundleBytes);
+  // The planner never issues a request above max(maxRequestBytes, one bundle).
+  const maxReadBytes = Math.max(4096, opts.device.maxRequestBytes, maxBundle);
+  const reader = await PositionalReader.open(info.path, { queueDepth, maxReadBytes, direct: opts.direct });
+  const loader = new Loader(info, reader, { ...opts, queueDepth });
+  try {
+    await loader.warm();
+  } catch (e) {
+    await loader.close();
+    throw e;
+  }
+  return loader;
+}

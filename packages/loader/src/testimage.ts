@@ -1,0 +1,102 @@
+/**
+ * A minimal raw image for unit tests of the loader: layer regions of random bytes
+ * at 4 KiB aligned offsets, described by a hand-built ImageInfo (the real format is
+ * parsed by core's readImageInfo; the end-to-end tests pack real images).
+ */
+import { writeFileSync } from "node:fs";
+import type { CacheSpec, ImageInfo, ImageLayerInfo } from "@colink/core";
+
+export interface TestImage {
+  info: ImageInfo;
+  /** bytesOf(layer, id): the stored bundle bytes of neuron id. */
+  bytesOf(layer: number, id: number): Uint8Array;
+}
+
+/** xorshift32 stream for deterministic test bytes. */
+export function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 0x100000000;
+  };
+}
+
+export function writeTestImage(
+  file: string,
+  opts: { layers: number; neurons: number; bundleBytes: number; seed?: number; cache?: CacheSpec; shuffle?: boolean },
+): TestImage {
+  const { layers, neurons, bundleBytes } = opts;
+  const rand = rng(opts.seed ?? 1);
+  const align = (x: number) => Math.ceil(x / 4096) * 4096;
+  let off = 4096;
+  const infos: ImageLayerInfo[] = [];
+  const regions: Uint8Array[] = [];
+  for (let l = 0; l < layers; l++) {
+    const idAt = Uint32Array.from({ length: neurons }, (_, i) => i);
+    if (opts.shuffle)
+      for (let i = neurons - 1; i > 0; i--) {
+        const j = Math.floor(rand() * (i + 1));
+        [idAt[i], idAt[j]] = [idAt[j], idAt[i]];
+      }
+    const slotOf = new Uint32Array(neurons);
+    for (let s = 0; s < neurons; s++) slotOf[idAt[s]] = s;
+    const len = neurons * bundleBytes;
+    const region = new Uint8Array(align(len));
+    for (let i = 0; i < len; i++) region[i] = (rand() * 256) | 0;
+    regions.push(region);
+    infos.push({
+      layer: l,
+      neurons,
+      bundleBytes,
+      parts: [
+        { name: "up", tensor: `model.layers.${l}.mlp.up_proj.weight`, dtype: "f32", elements: bundleBytes / 8, offset: 0, bytes: bundleBytes / 2 },
+        {
+          name: "down",
+          tensor: `model.layers.${l}.mlp.down_proj.weight`,
+          dtype: "f32",
+          elements: bundleBytes / 8,
+          offset: bundleBytes / 2,
+          bytes: bundleBytes / 2,
+        },
+      ],
+      regionOffset: off,
+      regionLength: region.length,
+      idAt,
+      slotOf,
+      cache: opts.cache,
+      chunkBytes: region.length,
+      chunkCrc32c: new Uint32Array(1),
+    });
+    off += region.length;
+  }
+  const fileBytes = new Uint8Array(off);
+  for (let i = 0; i < infos.length; i++) fileBytes.set(regions[i], infos[i].regionOffset);
+  writeFileSync(file, fileBytes);
+  const info: ImageInfo = {
+    path: file,
+    fileSize: off,
+    formatVersion: 1,
+    family: "llama",
+    architecture: "LlamaForCausalLM",
+    configJson: "{}",
+    modelId: "test",
+    hiddenSize: bundleBytes / 8,
+    tokenizer: "",
+    placementMethod: "test",
+    bundleDtype: "f32",
+    layers: infos,
+    tensors: [],
+  };
+  return {
+    info,
+    bytesOf(layer, id) {
+      const l = infos[layer];
+      const s = l.slotOf[id];
+      return regions[layer].subarray(s * bundleBytes, (s + 1) * bundleBytes);
+    },
+  };
+}
