@@ -13,3 +13,4 @@ export * from "./half.js";
 export * from "./safetensors.js";
 export * from "./model.js";
 export * from "./crc32c.js";
+export * from "./simulate.js";
