@@ -1,0 +1,43 @@
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { defaultConfig, readConfigFile, resolveConfig } from "./config.js";
+
+const dir = mkdtempSync(path.join(tmpdir(), "colink-config-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("pipeline config", () => {
+  it("defaults point at the bundled model and corpus", () => {
+    const c = resolveConfig({}, {});
+    expect(c.model).toBe(defaultConfig().model);
+    expect(c.methods).toEqual(["identity", "frequency", "neuralink", "colink"]);
+    expect(c.name).toBe("demo");
+  });
+
+  it("a config file sets fields, paths relative to the file; flags override the file", async () => {
+    const file = path.join(dir, "release.json");
+    writeFileSync(file, JSON.stringify({ name: "rel", cacheFraction: 0.05, methods: "identity,neuralink", out: "runs", device: "ufs31" }));
+    const fromFile = await readConfigFile(file);
+    expect(fromFile.out).toBe(path.join(dir, "runs"));
+    const c = resolveConfig(fromFile, { cacheFraction: 0.2, name: undefined });
+    expect(c.cacheFraction).toBe(0.2);
+    expect(c.name).toBe("rel");
+    expect(c.device).toBe("ufs31");
+    // the chosen method and both ratio baselines are always compared
+    expect(c.methods).toEqual(["identity", "neuralink", "colink"]);
+  });
+
+  it("bad fields fail with one line naming the field", async () => {
+    const file = path.join(dir, "bad.json");
+    writeFileSync(file, JSON.stringify({ cacheFractoin: 0.1 }));
+    await expect(readConfigFile(file)).rejects.toThrow(/unknown field "cacheFractoin"/);
+    writeFileSync(file, JSON.stringify({ seqLen: "long" }));
+    await expect(readConfigFile(file)).rejects.toThrow(/field "seqLen" must be a number/);
+    expect(() => resolveConfig({}, { cacheFraction: 1.5 })).toThrow(/cacheFraction must be a number in \[0, 1\), got 1.5/);
+    expect(() => resolveConfig({}, { method: "magic" })).toThrow(/method must be one of/);
+    expect(() => resolveConfig({}, { methods: "identity,magic" })).toThrow(/unknown method "magic"/);
+    expect(() => resolveConfig({}, { device: "floppy" })).toThrow(/device must be one of/);
+    expect(() => resolveConfig({}, { model: path.join(dir, "nope") })).toThrow(/no config.json/);
+  });
+});

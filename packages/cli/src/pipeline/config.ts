@@ -1,0 +1,176 @@
+/**
+ * Pipeline configuration: defaults, a JSON config file (`--config release.json`),
+ * and command-line flags, merged in that order (flags win). Paths in a config file
+ * are relative to the file's directory; paths given as flags are relative to the
+ * working directory. Every field is checked with one error line naming the field.
+ */
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { ColinkError, DEVICE_PROFILES, fail, readJsonFile } from "@colink/core";
+
+export const METHODS = ["identity", "frequency", "neuralink", "colink"] as const;
+export const DTYPES = ["f32", "f16", "bf16", "q8_0", "q4_0"] as const;
+export const BASELINES = ["identity", "frequency", "neuralink"] as const;
+
+export interface PipelineConfig {
+  /** Model directory (config.json + *.safetensors). */
+  model: string;
+  /** Text corpus to profile on. */
+  corpus: string;
+  /** Device profile name (ufs31, ufs40, nvme) or a profile JSON file. */
+  device: string;
+  /** Dtype the FFN bundles are stored in. */
+  dtype: (typeof DTYPES)[number];
+  /** The placement method that gets packed and verified. */
+  method: (typeof METHODS)[number];
+  /** Every method compared (always includes `method`; identity and neuralink are needed for the ratios). */
+  methods: (typeof METHODS)[number][];
+  /** Per-layer DRAM cache as a fraction of the layer's neurons (same for every method). */
+  cacheFraction: number;
+  /** Held-out fraction of sequences (never used for fitting). */
+  holdout: number;
+  /** Tokens per profiled sequence. */
+  seqLen: number;
+  /** Tokens profiled from the corpus (0 = whole corpus). */
+  maxTokens: number;
+  /** Seed for the split and any randomised step. */
+  seed: number;
+  /** Output root; the run writes into `<out>/<name>/`. */
+  out: string;
+  name: string;
+  /** Layer whose co-activation heatmap the report shows (-1 = the middle layer). */
+  reportLayer: number;
+}
+
+/** The repository root, found from this file's location (packages/cli/{src,dist}/pipeline/). */
+export function repoRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return path.resolve(here, "../../../..");
+}
+
+/** Defaults chosen so that `colink pipeline` (npm run demo) takes a few minutes on 2 cores. */
+export function defaultConfig(): PipelineConfig {
+  const root = repoRoot();
+  return {
+    model: path.join(root, "data/models/tiny-relu-llama"),
+    corpus: path.join(root, "data/corpus/fortunes-sample.txt"),
+    device: "ufs40",
+    dtype: "f16",
+    method: "colink",
+    methods: ["identity", "frequency", "neuralink", "colink"],
+    cacheFraction: 0.1,
+    holdout: 0.2,
+    seqLen: 128,
+    maxTokens: 16384,
+    seed: 1,
+    out: path.resolve("out"),
+    name: "demo",
+    reportLayer: -1,
+  };
+}
+
+const KEYS: Record<keyof PipelineConfig, "string" | "number" | "array"> = {
+  model: "string",
+  corpus: "string",
+  device: "string",
+  dtype: "string",
+  method: "string",
+  methods: "array",
+  cacheFraction: "number",
+  holdout: "number",
+  seqLen: "number",
+  maxTokens: "number",
+  seed: "number",
+  out: "string",
+  name: "string",
+  reportLayer: "number",
+};
+const PATH_KEYS = new Set<keyof PipelineConfig>(["model", "corpus", "out"]);
+
+/** Reads a config file into a partial config; unknown keys and wrong types are errors. */
+export async function readConfigFile(file: string): Promise<Partial<PipelineConfig>> {
+  const value = await readJsonFile(file);
+  if (typeof value !== "object" || value === null || Array.isArray(value))
+    fail("BAD_FORMAT", `${file}: expected a JSON object with pipeline settings (see docs/pipeline.md)`, file);
+  const dir = path.dirname(path.resolve(file));
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+    const kind = KEYS[k as keyof PipelineConfig];
+    if (kind === undefined)
+      fail("BAD_FORMAT", `${file}: unknown field "${k}"; expected one of ${Object.keys(KEYS).join(", ")}`, file);
+    const ok = kind === "array" ? Array.isArray(v) || typeof v === "string" : typeof v === kind;
+    if (!ok) fail("BAD_FORMAT", `${file}: field "${k}" must be a ${kind}, got ${JSON.stringify(v)}`, file);
+    out[k] = PATH_KEYS.has(k as keyof PipelineConfig) ? path.resolve(dir, v as string) : v;
+  }
+  return out as Partial<PipelineConfig>;
+}
+
+/** Accepts `["a","b"]`, `"a,b"`, or repeated flags. */
+function methodList(v: unknown): string[] {
+  const items = Array.isArray(v) ? v : [v];
+  return items.flatMap((x) => String(x).split(",")).map((s) => s.trim()).filter((s) => s.length > 0);
+}
+
+/**
+ * Merges defaults, file and flags and validates the result. `flags` holds only the
+ * options the user actually gave (undefined ones are ignored).
+ */
+export function resolveConfig(file: Partial<PipelineConfig>, flags: Partial<Record<keyof PipelineConfig, unknown>>, where = "pipeline"): PipelineConfig {
+  const merged: Record<string, unknown> = { ...defaultConfig(), ...file };
+  for (const [k, v] of Object.entries(flags)) {
+    if (v === undefined || !(k in KEYS)) continue;
+    merged[k] = PATH_KEYS.has(k as keyof PipelineConfig) ? path.resolve(String(v)) : v;
+  }
+  return validateConfig(merged, where);
+}
+
+export function validateConfig(c: Record<string, unknown>, where: string): PipelineConfig {
+  const bad = (field: string, expected: string): never =>
+    fail("BAD_ARGUMENT", `${where}: ${field} must be ${expected}, got ${JSON.stringify(c[field])}`);
+  const num = (field: string, ok: (x: number) => boolean, expected: string): number => {
+    const x = typeof c[field] === "string" ? Number(c[field]) : c[field];
+    if (typeof x !== "number" || !Number.isFinite(x) || !ok(x)) bad(field, expected);
+    return x as number;
+  };
+  const str = (field: string): string => {
+    if (typeof c[field] !== "string" || (c[field] as string).length === 0) bad(field, "a non-empty string");
+    return c[field] as string;
+  };
+  const method = str("method");
+  if (!(METHODS as readonly string[]).includes(method)) bad("method", `one of ${METHODS.join(", ")}`);
+  const methods = methodList(c.methods);
+  for (const m of methods)
+    if (!(METHODS as readonly string[]).includes(m))
+      throw new ColinkError("BAD_ARGUMENT", `${where}: methods: unknown method "${m}", expected ${METHODS.join(", ")}`);
+  // The chosen method and the two ratio baselines are always compared.
+  const all = METHODS.filter((m) => m === method || m === "identity" || m === "neuralink" || methods.includes(m));
+  const dtype = str("dtype");
+  if (!(DTYPES as readonly string[]).includes(dtype)) bad("dtype", `one of ${DTYPES.join(", ")}`);
+  const device = str("device");
+  if (!DEVICE_PROFILES[device] && !/[./\\]/.test(device))
+    bad("device", `one of ${Object.keys(DEVICE_PROFILES).join(", ")} or a profile JSON file`);
+  const name = str("name");
+  if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) bad("name", "a plain directory name (letters, digits, . _ -)");
+  const model = str("model");
+  const corpus = str("corpus");
+  if (!fs.existsSync(path.join(model, "config.json")))
+    throw new ColinkError("NOT_FOUND", `${where}: model ${model}: no config.json there (expected a Hugging Face model directory)`, model);
+  if (!fs.existsSync(corpus)) throw new ColinkError("NOT_FOUND", `${where}: corpus ${corpus}: no such file`, corpus);
+  return {
+    model,
+    corpus,
+    device,
+    dtype: dtype as PipelineConfig["dtype"],
+    method: method as PipelineConfig["method"],
+    methods: all,
+    cacheFraction: num("cacheFraction", (x) => x >= 0 && x < 1, "a number in [0, 1)"),
+    holdout: num("holdout", (x) => x > 0 && x < 1, "a number in (0, 1): replay needs held-out tokens"),
+    seqLen: num("seqLen", (x) => Number.isInteger(x) && x >= 2, "an integer >= 2"),
+    maxTokens: num("maxTokens", (x) => Number.isInteger(x) && x >= 0, "an integer >= 0 (0 = whole corpus)"),
+    seed: num("seed", (x) => Number.isInteger(x) && x >= 0, "an integer >= 0"),
+    out: str("out"),
+    name,
+    reportLayer: num("reportLayer", (x) => Number.isInteger(x) && x >= -1, "a layer index, or -1 for the middle layer"),
+  };
+}
