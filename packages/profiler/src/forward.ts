@@ -1,0 +1,179 @@
+/**
+ * Layer-streamed prefill forward pass for Llama-family (Llama, Mistral) and
+ * OPT-family checkpoints, float32.
+ *
+ * A batch of B sequences of T tokens keeps only its hidden states [B·T, d] between
+ * layers; each layer's weights are read from the checkpoint, used, and dropped, so
+ * peak memory is about one layer's weights in float32 plus the batch's activations
+ * (formula in docs/profiler.md). `onFfn` sees each layer's FFN activation values
+ * [B·T, ffn] (act(gate)·up, or relu(fc1) for OPT) before the down projection.
+ */
+import type { Checkpoint, ModelSpec } from "@colink/core";
+import { causalMask, type Kernels } from "./onnx.js";
+import { activate, addInPlace, applyRope, layerNorm, mulInPlace, repeatKv, rmsNorm } from "./ops.js";
+
+export type FfnHook = (layer: number, values: Float32Array, rows: number) => void | Promise<void>;
+
+export interface ForwardOptions {
+  /** Called once per layer with the FFN activation values of the whole batch. */
+  onFfn?: FfnHook;
+  /** Compute logits for every position (for tests and the reference check); off for profiling. */
+  logits?: boolean;
+  /** Stop after this many layers (profiling needs no final norm or head). */
+  layers?: number;
+}
+
+export interface ForwardResult {
+  /** [B·T, vocab] when logits were asked for. */
+  logits?: Float32Array;
+}
+
+export class Forward {
+  private readonly masks = new Map<number, Float32Array>();
+
+  constructor(
+    readonly spec: ModelSpec,
+    readonly ck: Checkpoint,
+    readonly kernels: Kernels,
+  ) {}
+
+  private mask(t: number): Float32Array {
+    let m = this.masks.get(t);
+    if (!m) {
+      m = causalMask(t);
+      this.masks.set(t, m);
+    }
+    return m;
+  }
+
+  /** Reads embedding rows for `tokens` (one read per distinct token: never the whole table). */
+  private async embed(name: string, tokens: ArrayLike<number>, width: number): Promise<Float32Array> {
+    const out = new Float32Array(tokens.length * width);
+    const rows = new Map<number, Float32Array>();
+    const vocab = this.ck.tensor(name).shape[0];
+    for (let i = 0; i < tokens.length; i++) {
+      const id = tokens[i];
+      if (!(id >= 0 && id < vocab)) throw new RangeError(`token id ${id} is outside the vocabulary of ${vocab}`);
+      let row = rows.get(id);
+      if (!row) {
+        row = await this.ck.readRowsF32(name, id, id + 1);
+        rows.set(id, row);
+      }
+      out.set(row, i * width);
+    }
+    return out;
+  }
+
+  /** Runs B sequences of T tokens each (tokens in sequence-major order). */
+  async run(tokens: ArrayLike<number>, b: number, t: number, opts: ForwardOptions = {}): Promise<ForwardResult> {
+    return this.spec.family === "llama" ? this.runLlama(tokens, b, t, opts) : this.runOpt(tokens, b, t, opts);
+  }
+
+  private async attention(q: Float32Array, k: Float32Array, v: Float32Array, b: number, t: number, scale: number): Promise<Float32Array> {
+    const { heads, kvHeads, headDim } = this.spec;
+    const rows = b * t;
+    return this.kernels.attention(
+      q,
+      repeatKv(k, rows, kvHeads, heads, headDim),
+      repeatKv(v, rows, kvHeads, heads, headDim),
+      b,
+      t,
+      heads,
+      headDim,
+      scale,
+      this.mask(t),
+    );
+  }
+
+  private async runLlama(tokens: ArrayLike<number>, b: number, t: number, opts: ForwardOptions): Promise<ForwardResult> {
+    const s = this.spec;
+    const ck = this.ck;
+    const d = s.hidden;
+    const rows = b * t;
+    const qd = s.heads * s.headDim;
+    const kvd = s.kvHeads * s.headDim;
+    const x = await this.embed("model.embed_tokens.weight", tokens, d);
+    const h = new Float32Array(rows * d);
+    const nLayers = opts.layers ?? s.layers;
+    const K = this.kernels;
+    for (let l = 0; l < nLayers; l++) {
+      const p = `model.layers.${l}.`;
+      // Attention block: weights read, used and released within this scope.
+      {
+        rmsNorm(x, rows, d, await ck.readF32(`${p}input_layernorm.weight`), s.normEps, h);
+        const q = await K.linear(h, rows, d, await ck.readF32(`${p}self_attn.q_proj.weight`), qd);
+        const k = await K.linear(h, rows, d, await ck.readF32(`${p}self_attn.k_proj.weight`), kvd);
+        const v = await K.linear(h, rows, d, await ck.readF32(`${p}self_attn.v_proj.weight`), kvd);
+        applyRope(q, b, t, s.heads, s.headDim, s.ropeTheta);
+        applyRope(k, b, t, s.kvHeads, s.headDim, s.ropeTheta);
+        const a = await this.attention(q, k, v, b, t, 1 / Math.sqrt(s.headDim));
+        addInPlace(x, await K.linear(a, rows, qd, await ck.readF32(`${p}self_attn.o_proj.weight`), d));
+      }
+      {
+        rmsNorm(x, rows, d, await ck.readF32(`${p}post_attention_layernorm.weight`), s.normEps, h);
+        const gate = await K.linear(h, rows, d, await ck.readF32(`${p}mlp.gate_proj.weight`), s.ffn);
+        const up = await K.linear(h, rows, d, await ck.readF32(`${p}mlp.up_proj.weight`), s.ffn);
+        activate(gate, s.act);
+        mulInPlace(gate, up);
+        if (opts.onFfn) await opts.onFfn(l, gate, rows);
+        addInPlace(x, await K.linear(gate, rows, s.ffn, await ck.readF32(`${p}mlp.down_proj.weight`), d));
+      }
+    }
+    if (!opts.logits) return {};
+    rmsNorm(x, rows, d, await ck.readF32("model.norm.weight"), s.normEps, h);
+    const head = ck.has("lm_head.weight") || !s.tieWordEmbeddings ? "lm_head.weight" : "model.embed_tokens.weight";
+    return { logits: await K.linear(h, rows, d, await ck.readF32(head), s.vocab) };
+  }
+
+  private async runOpt(tokens: ArrayLike<number>, b: number, t: number, opts: ForwardOptions): Promise<ForwardResult> {
+    const s = this.spec;
+    const ck = this.ck;
+    const d = s.hidden;
+    const rows = b * t;
+    const K = this.kernels;
+    const P = "model.decoder.";
+    const bias = async (name: string): Promise<Float32Array | undefined> => (s.enableBias ? ck.readF32(name) : undefined);
+    let x = await this.embed(`${P}embed_tokens.weight`, tokens, s.wordEmbedProjDim);
+    if (s.wordEmbedProjDim !== d) x = await K.linear(x, rows, s.wordEmbedProjDim, await ck.readF32(`${P}project_in.weight`), d);
+    // Learned positions; OPT's table is offset by 2 (position p reads row p + 2).
+    const pos = await ck.readRowsF32(`${P}embed_positions.weight`, 2, 2 + t);
+    for (let r = 0; r < rows; r++) {
+      const o = (r % t) * d;
+      for (let i = 0; i < d; i++) x[r * d + i] += pos[o + i];
+    }
+    const h = new Float32Array(rows * d);
+    const nLayers = opts.layers ?? s.layers;
+    for (let l = 0; l < nLayers; l++) {
+      const p = `${P}layers.${l}.`;
+      {
+        const lnW = await ck.readF32(`${p}self_attn_layer_norm.weight`);
+        const lnB = await ck.readF32(`${p}self_attn_layer_norm.bias`);
+        const src = s.doLayerNormBefore ? layerNorm(x, rows, d, lnW, lnB, s.normEps, h) : x;
+        const a = `${p}self_attn.`;
+        const q = await K.linear(src, rows, d, await ck.readF32(`${a}q_proj.weight`), d, await bias(`${a}q_proj.bias`));
+        const k = await K.linear(src, rows, d, await ck.readF32(`${a}k_proj.weight`), d, await bias(`${a}k_proj.bias`));
+        const v = await K.linear(src, rows, d, await ck.readF32(`${a}v_proj.weight`), d, await bias(`${a}v_proj.bias`));
+        const att = await this.attention(q, k, v, b, t, 1 / Math.sqrt(s.headDim));
+        addInPlace(x, await K.linear(att, rows, d, await ck.readF32(`${a}out_proj.weight`), d, await bias(`${a}out_proj.bias`)));
+        if (!s.doLayerNormBefore) layerNorm(x, rows, d, lnW, lnB, s.normEps, x);
+      }
+      {
+        const lnW = await ck.readF32(`${p}final_layer_norm.weight`);
+        const lnB = await ck.readF32(`${p}final_layer_norm.bias`);
+        const src = s.doLayerNormBefore ? layerNorm(x, rows, d, lnW, lnB, s.normEps, h) : x;
+        const f = await K.linear(src, rows, d, await ck.readF32(`${p}fc1.weight`), s.ffn, await bias(`${p}fc1.bias`));
+        activate(f, s.act);
+        if (opts.onFfn) await opts.onFfn(l, f, rows);
+        addInPlace(x, await K.linear(f, rows, s.ffn, await ck.readF32(`${p}fc2.weight`), d, await bias(`${p}fc2.bias`)));
+        if (!s.doLayerNormBefore) layerNorm(x, rows, d, lnW, lnB, s.normEps, x);
+      }
+    }
+    if (!opts.logits) return {};
+    let y = x;
+    if (s.finalLayerNorm)
+      y = layerNorm(x, rows, d, await ck.readF32(`${P}final_layer_norm.weight`), await ck.readF32(`${P}final_layer_norm.bias`), s.normEps, h);
+    if (s.wordEmbedProjDim !== d) y = await K.linear(y, rows, d, await ck.readF32(`${P}project_out.weight`), s.wordEmbedProjDim);
+    const head = ck.has("lm_head.weight") ? "lm_head.weight" : `${P}embed_tokens.weight`;
+    return { logits: await K.linear(y, rows, s.wordEmbedProjDim, await ck.readF32(head), s.vocab) };
+  }
+}
