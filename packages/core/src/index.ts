@@ -14,3 +14,4 @@ export * from "./safetensors.js";
 export * from "./model.js";
 export * from "./crc32c.js";
 export * from "./simulate.js";
+export * from "./quant.js";
