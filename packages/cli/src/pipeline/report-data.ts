@@ -21,7 +21,7 @@ import {
 export const RUN_BINS = [1, 2, 4, 8, 16, 32, 64];
 export const RUN_LABELS = ["1", "2", "3-4", "5-8", "9-16", "17-32", "33-64", "65+"];
 /** Bins of the activation-frequency histogram (percent of tokens). */
-export const FREQ_BINS = 40;
+export const FREQ_BINS = 50;
 
 export interface MethodTotals {
   reads_per_token: number;
