@@ -29,6 +29,7 @@ import {
   type ImageTensorInfo,
   LayerCache,
   LayerPlanner,
+  readImageInfo,
   type StepResult,
 } from "@colink/core";
 import { PositionalReader } from "./io.js";
@@ -67,6 +68,18 @@ export interface LoaderStats {
   direct: boolean;
 }
 
+/** What the read plan of one load did (the same numbers the cost model sums). */
+export interface LoadPlan {
+  unique: number;
+  hits: number;
+  misses: number;
+  reads: number;
+  bytes: number;
+  gapBundles: number;
+  /** Simulated device time of the reads, microseconds. */
+  ioUs: number;
+}
+
 /**
  * The bundles of one load, in the order asked. `bundle(i)` and `part(i, name)` are
  * views into one buffer owned by this object: they stay valid until `release()`,
@@ -83,6 +96,8 @@ export class Bundles {
   /** Distinct bundles, in first-occurrence order; entry i is unique bundle index[i]. */
   readonly data: Uint8Array;
   readonly index: Int32Array;
+  /** The read plan this load ran. */
+  readonly plan: LoadPlan;
   private readonly parts: ImageLayerInfo["parts"];
   private readonly onRelease: ((b: Uint8Array) => void) | null;
   private released = false;
@@ -92,8 +107,10 @@ export class Bundles {
     ids: Uint32Array,
     data: Uint8Array,
     index: Int32Array,
+    plan: LoadPlan,
     onRelease: ((b: Uint8Array) => void) | null,
   ) {
+    this.plan = plan;
     this.layer = layer.layer;
     this.count = ids.length;
     this.bundleBytes = layer.bundleBytes;
@@ -329,6 +346,15 @@ export class Loader {
     this.counters.gapBundles += step.gapSlots;
     this.counters.simulatedIoUs += step.ioUs;
     // 3. Reads. Copy the plan's read list: the planner's arrays are reused by the next step.
+    const plan: LoadPlan = {
+      unique: step.unique,
+      hits: step.hits,
+      misses: step.misses,
+      reads: step.reads,
+      bytes: step.bytes,
+      gapBundles: step.gapSlots,
+      ioUs: step.ioUs,
+    };
     const reads = step.reads;
     const starts = step.readStart.slice(0, reads);
     const lens = step.readSlots.slice(0, reads);
@@ -351,7 +377,7 @@ export class Loader {
     };
     if (reads === 1) await one(0);
     else if (reads > 1) await Promise.all(Array.from({ length: reads }, (_, r) => one(r)));
-    return new Bundles(st.info, ids, out.subarray(0, unique * B), index, (b) => this.pool.give(new Uint8Array(b.buffer)));
+    return new Bundles(st.info, ids, out.subarray(0, unique * B), index, plan, (b) => this.pool.give(new Uint8Array(b.buffer)));
   }
 
   /** A dense tensor by name (embeddings, norms, attention, ...), freshly allocated. */
@@ -442,4 +468,13 @@ export async function openParsedImage(info: ImageInfo, opts: LoaderOptions): Pro
     throw e;
   }
   return loader;
+}
+
+/**
+ * Opens a colink image: validates superblock, index and version (core
+ * readImageInfo), checks every region lies inside the file, reads the pinned part
+ * of the cache, and returns a Loader. Close it with close().
+ */
+export async function openImage(file: string, opts: LoaderOptions): Promise<Loader> {
+  return openParsedImage(await readImageInfo(file), opts);
 }

@@ -5,24 +5,14 @@
  */
 import { writeFileSync } from "node:fs";
 import type { CacheSpec, ImageInfo, ImageLayerInfo } from "@colink/core";
+import { rng } from "./rng.js";
+
+export { rng };
 
 export interface TestImage {
   info: ImageInfo;
   /** bytesOf(layer, id): the stored bundle bytes of neuron id. */
   bytesOf(layer: number, id: number): Uint8Array;
-}
-
-/** xorshift32 stream for deterministic test bytes. */
-export function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
 }
 
 export function writeTestImage(
