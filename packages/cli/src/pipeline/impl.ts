@@ -242,7 +242,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
     inputs: { image: chosen.digest },
     params: {},
     async run() {
-      const result = (await stages.verify(chosen.file)) ?? { ok: true };
+      const result = { ok: true, ...(await stages.verify(chosen.file)) };
       return { result, outputs: [] };
     },
   });

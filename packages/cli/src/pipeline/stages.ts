@@ -5,7 +5,7 @@
  * whose API has not been built fails with one clear line instead of breaking the
  * whole CLI's build.
  */
-import { ColinkError } from "@colink/core";
+import { ColinkError, type ImageInfo, type ImageVerifyResult, readImageInfo, verifyImage } from "@colink/core";
 import * as loader from "@colink/loader";
 import * as packer from "@colink/packer";
 import * as placer from "@colink/placer";
@@ -77,12 +77,14 @@ export async function pack(o: PackOptions): Promise<Record<string, unknown>> {
   return (await entry("@colink/packer", packer, "packImage")(o)) as Record<string, unknown>;
 }
 
-export async function verify(image: string): Promise<unknown> {
-  return entry("@colink/packer", packer, "verifyImage")(image);
+/** Every checksum of an image (core's verifier: the same code `colink verify` runs). Throws CHECKSUM. */
+export async function verify(image: string): Promise<ImageVerifyResult> {
+  return verifyImage(image);
 }
 
-export async function inspect(image: string): Promise<{ layers: { bundleBytes: number }[] } & Record<string, unknown>> {
-  return (await entry("@colink/packer", packer, "inspectImage")(image)) as { layers: { bundleBytes: number }[] };
+/** The parsed, validated index of an image. */
+export async function inspect(image: string): Promise<ImageInfo> {
+  return readImageInfo(image);
 }
 
 export interface ReplayOptions {

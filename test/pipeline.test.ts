@@ -1,0 +1,138 @@
+/**
+ * `colink pipeline` end to end on the bundled model and corpus, small enough for CI:
+ * a full run, a rerun that reuses every stage, a changed parameter that redoes only
+ * what depends on it, a run killed with SIGKILL mid-way and resumed, config file +
+ * flag overrides, and a bad config.
+ */
+import { spawn } from "node:child_process";
+import { existsSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
+import * as path from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { BIN, ROOT, colink, tempDir } from "./helpers.js";
+
+// Small runs: 2048 profiled tokens (16 sequences of 128; 3 held out at --holdout 0.2).
+const SMALL = ["--max-tokens", "2048"];
+const out = tempDir("colink-pipeline-");
+afterAll(() => rmSync(out, { recursive: true, force: true }));
+
+interface Summary {
+  status: string;
+  chosen: string;
+  image: string;
+  report: string;
+  cached_stages: number;
+  stages: { stage: string; cached: boolean }[];
+  methods: Record<string, { reads_per_token: number; io_ms_per_token: number; speedup_vs_identity: number; speedup_vs_neuralink: number }>;
+  config: { cacheFraction: number; maxTokens: number; name: string; device: string };
+  tokens: { fit: number; heldout: number };
+}
+
+const summaryOf = (name: string): Summary => JSON.parse(readFileSync(path.join(out, name, "summary.json"), "utf8"));
+const cachedSet = (s: Summary): Record<string, boolean> => Object.fromEntries(s.stages.map((x) => [x.stage, x.cached]));
+
+describe("colink pipeline", () => {
+  it("runs every stage, prints the table, writes summary.json, report.html and the image", () => {
+    const r = colink(["pipeline", "--out", out, "--name", "a", ...SMALL]);
+    expect(r.stderr).not.toMatch(/internal error/);
+    expect(r.status).toBe(0);
+    for (const m of ["identity", "frequency", "neuralink", "colink"]) expect(r.stdout).toMatch(new RegExp(`^${m}`, "m"));
+    expect(r.stdout).toMatch(/reads\/token/);
+    const s = summaryOf("a");
+    expect(s.status).toBe("ok");
+    expect(s.cached_stages).toBe(0);
+    expect(Object.keys(s.methods)).toEqual(["identity", "frequency", "neuralink", "colink"]);
+    expect(s.methods.identity.speedup_vs_identity).toBe(1);
+    expect(s.methods.neuralink.speedup_vs_neuralink).toBe(1);
+    for (const m of Object.values(s.methods)) expect(m.reads_per_token).toBeGreaterThan(0);
+    expect(s.tokens.heldout).toBeGreaterThan(0);
+    expect(existsSync(s.report)).toBe(true);
+    expect(readFileSync(s.report, "utf8")).toMatch(/data-chart="heatmap-after"/);
+    // model.colink points at the packed, verified image of the chosen method
+    expect(realpathSync(s.image)).toMatch(/stages\/pack-colink-[0-9a-f]{12}\/model\.colink$/);
+  });
+
+  it("a rerun reuses every stage and says so, with the same results", () => {
+    const r = colink(["pipeline", "--out", out, "--name", "a", ...SMALL]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/^profile: cached \(digest [0-9a-f]{12}\)$/m);
+    const s = summaryOf("a");
+    expect(s.cached_stages).toBe(s.stages.length);
+    expect(r.stdout).toMatch(new RegExp(`stages: ${s.stages.length} \\(${s.stages.length} cached\\)`));
+  });
+
+  it("a changed parameter redoes only the stages that depend on it", () => {
+    const before = summaryOf("a");
+    const r = colink(["pipeline", "--out", out, "--name", "a", ...SMALL, "--cache-fraction", "0.05", "--json"]);
+    expect(r.status).toBe(0);
+    const s = JSON.parse(r.stdout) as Summary;
+    expect(s.config.cacheFraction).toBe(0.05);
+    const c = cachedSet(s);
+    expect(c.profile).toBe(true);
+    expect(c["place-colink"]).toBe(false);
+    expect(c["replay-colink"]).toBe(false);
+    // results differ from the 10% run
+    expect(s.methods.identity.io_ms_per_token).not.toBe(before.methods.identity.io_ms_per_token);
+  });
+
+  it("killed with SIGKILL after a stage completed, a rerun resumes and matches an uninterrupted run", async () => {
+    const name = "killed";
+    await new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, [BIN, "pipeline", "--out", out, "--name", name, ...SMALL], {
+        cwd: ROOT,
+        env: { ...process.env, COLINK_DEBUG: "" },
+      });
+      let err = "";
+      child.stderr.on("data", (d: Buffer) => {
+        err += d.toString();
+        // kill as soon as the first stage is complete and the next one has started
+        if (/^profile: done/m.test(err) && /^place-\w+: running/m.test(err)) child.kill("SIGKILL");
+      });
+      child.on("exit", (code, signal) => {
+        if (signal === "SIGKILL") resolve();
+        else reject(new Error(`pipeline ended before it could be killed (code ${code}): ${err}`));
+      });
+    });
+    expect(existsSync(path.join(out, name, "summary.json"))).toBe(false);
+    // the interrupted stage left a directory without a manifest
+    const stageDirs = readdirSync(path.join(out, name, "stages")).filter((d) => d.startsWith("place-"));
+    expect(stageDirs.length).toBeGreaterThan(0);
+    expect(stageDirs.some((d) => !existsSync(path.join(out, name, "stages", d, "manifest.json")))).toBe(true);
+
+    const r = colink(["pipeline", "--out", out, "--name", name, ...SMALL]);
+    expect(r.status).toBe(0);
+    expect(r.stderr).toMatch(/^profile: cached/m);
+    const s = summaryOf(name);
+    expect(s.status).toBe("ok");
+    expect(cachedSet(s).profile).toBe(true);
+    // same inputs and parameters as run "a" at 10%: identical simulated results
+    const b = colink(["pipeline", "--out", out, "--name", "a", ...SMALL, "--json"]);
+    const ref = JSON.parse(b.stdout) as Summary;
+    for (const m of Object.keys(ref.methods)) {
+      expect(s.methods[m].reads_per_token).toBe(ref.methods[m].reads_per_token);
+      expect(s.methods[m].io_ms_per_token).toBe(ref.methods[m].io_ms_per_token);
+    }
+  }, 600_000);
+
+  it("a config file sets the run; flags override it", () => {
+    const cfg = path.join(out, "release.json");
+    writeFileSync(cfg, JSON.stringify({ name: "from-file", maxTokens: 2048, device: "ufs31", out: "." }));
+    const r = colink(["pipeline", "--config", cfg, "--name", "from-flag", "--json"]);
+    expect(r.status).toBe(0);
+    const s = JSON.parse(r.stdout) as Summary;
+    expect(s.config.name).toBe("from-flag");
+    expect(s.config.device).toBe("ufs31");
+    expect(s.config.maxTokens).toBe(2048);
+    expect(existsSync(path.join(out, "from-flag", "summary.json"))).toBe(true);
+    expect(existsSync(path.join(out, "from-file"))).toBe(false);
+  });
+
+  it("a bad config fails with one line and exit 1", () => {
+    const cfg = path.join(out, "bad.json");
+    writeFileSync(cfg, JSON.stringify({ cacheFraction: 2 }));
+    const r = colink(["pipeline", "--config", cfg]);
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/cacheFraction must be a number in \[0, 1\)/);
+  });
+});
