@@ -225,18 +225,29 @@ export class LayerPlanner {
       }
       if (cache.gapfill) gapRoom = Math.max(0, cache.lruCapacity - activeLru);
     }
-    for (let i = 0; i < reads; i++) {
+    // Every read starts and ends at a miss slot, and missIds are in slot order, so only
+    // the slots strictly between consecutive misses of a read can be gap bundles:
+    // scanning just those (not the miss slots) is the same walk, a third as long.
+    const missIds = r.missIds;
+    for (let i = 0, m = 0; i < reads; i++) {
       const end = r.readStart[i] + r.readSlots[i];
-      for (let s = r.readStart[i]; s < end; s++) {
-        const id = idAt[s];
-        if (seen[id] === gen || (cache !== null && cache.frameOf[id] >= 0)) continue;
-        gapSlots++;
-        if (gapRoom > 0) {
-          gapRoom--;
-          cache!.touch(id);
-          r.admittedIds[admitted] = id;
-          r.admittedFrames[admitted++] = cache!.frameOf[id];
+      let prev = slotOf[missIds[m++]]; // = readStart[i]
+      while (m < misses) {
+        const next = slotOf[missIds[m]];
+        if (next >= end) break;
+        for (let s = prev + 1; s < next; s++) {
+          const id = idAt[s];
+          if (seen[id] === gen || (cache !== null && cache.frameOf[id] >= 0)) continue;
+          gapSlots++;
+          if (gapRoom > 0) {
+            gapRoom--;
+            cache!.touch(id);
+            r.admittedIds[admitted] = id;
+            r.admittedFrames[admitted++] = cache!.frameOf[id];
+          }
         }
+        prev = next;
+        m++;
       }
     }
     r.gapSlots = gapSlots;
