@@ -1,0 +1,104 @@
+/**
+ * DRAM co-design: choose a layer's cache (pinned / lru / gapfill mix) and its order
+ * together, from the fit tokens. Every candidate is scored by replaying the fit tokens
+ * through the shared cost model (core LayerPlanner + LayerCache), so what is chosen is
+ * what the loader's `declared` policy will run.
+ */
+import {
+  type CacheSpec,
+  type DeviceProfile,
+  LayerCache,
+  LayerPlanner,
+  layoutFromOrder,
+  NO_CACHE,
+  simulateLayerRows,
+  TokenStats,
+} from "@colink/core";
+import type { LayerTokens } from "./cooccur.js";
+
+/** Total simulated I/O microseconds of `data`'s tokens under an order and a cache. */
+export function fitCostUs(
+  data: LayerTokens,
+  order: ArrayLike<number>,
+  cache: CacheSpec,
+  device: DeviceProfile,
+  bundleBytes: number,
+): number {
+  const layout = layoutFromOrder(order, bundleBytes);
+  const lc = cache.pinned.length + cache.lru > 0 ? new LayerCache(data.neurons, cache) : null;
+  const planner = new LayerPlanner(layout, device, lc);
+  const stats = new TokenStats();
+  simulateLayerRows(planner, data.offsets, data.ids, 0, data.tokens, stats, 0);
+  let sum = 0;
+  for (let t = 0; t < stats.tokens; t++) sum += stats.ioUs[t];
+  return sum;
+}
+
+export interface Candidate {
+  name: string;
+  order: Uint32Array;
+  cache: CacheSpec;
+}
+
+export interface Choice {
+  name: string;
+  order: Uint32Array;
+  cache: CacheSpec;
+  /** Mean simulated I/O microseconds per fit token of this layer. */
+  fitUs: number;
+  /** Every candidate's mean fit cost, for the placement's record. */
+  scores: Record<string, number>;
+}
+
+/** Scores candidates on the fit tokens; the cheapest wins (ties: the earlier one). */
+export function chooseBest(candidates: Candidate[], data: LayerTokens, device: DeviceProfile, bundleBytes: number): Choice {
+  let best = -1;
+  let bestUs = Number.POSITIVE_INFINITY;
+  const scores: Record<string, number> = {};
+  candidates.forEach((c, i) => {
+    const us = fitCostUs(data, c.order, c.cache, device, bundleBytes) / Math.max(1, data.tokens);
+    scores[c.name] = us;
+    if (us < bestUs) {
+      bestUs = us;
+      best = i;
+    }
+  });
+  const c = candidates[best];
+  return { name: c.name, order: c.order, cache: c.cache, fitUs: bestUs, scores };
+}
+
+/** The `count` most frequent ids (ties to the lower id), and a membership mask. */
+export function hottest(freq: ArrayLike<number>, count: number): { ids: number[]; mask: Uint8Array } {
+  const ids = Array.from({ length: freq.length }, (_, i) => i);
+  ids.sort((x, y) => freq[y] - freq[x] || x - y);
+  const top = ids.slice(0, count);
+  const mask = new Uint8Array(freq.length);
+  for (const id of top) mask[id] = 1;
+  return { ids: top, mask };
+}
+
+/**
+ * The cache candidates for a budget of `budget` bundles, each with the order made for
+ * it by `orderFor(pinnedMask)` (pinned ids excluded from linking and placed last):
+ * pin all, lru, lru + gapfill, half pinned + half lru + gapfill. Budget 0: no cache.
+ */
+export function cacheCandidates(
+  freq: ArrayLike<number>,
+  budget: number,
+  orderFor: (pinned: Uint8Array | undefined) => Uint32Array,
+): Candidate[] {
+  const plain = orderFor(undefined);
+  if (budget <= 0) return [{ name: "none", order: plain, cache: { ...NO_CACHE, pinned: [] } }];
+  const all = hottest(freq, budget);
+  const half = hottest(freq, Math.floor(budget / 2));
+  return [
+    { name: "pin", order: orderFor(all.mask), cache: { pinned: all.ids, lru: 0, gapfill: false } },
+    { name: "lru", order: plain, cache: { pinned: [], lru: budget, gapfill: false } },
+    { name: "lru+gapfill", order: plain, cache: { pinned: [], lru: budget, gapfill: true } },
+    {
+      name: "half-pin+lru+gapfill",
+      order: orderFor(half.mask),
+      cache: { pinned: half.ids, lru: budget - half.ids.length, gapfill: true },
+    },
+  ];
+}

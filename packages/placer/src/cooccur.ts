@@ -1,0 +1,197 @@
+/**
+ * Co-activation statistics of one layer from its fit tokens (CSR: token t's active
+ * ids are ids[offsets[t] .. offsets[t+1]), ascending).
+ *
+ * Pair counts live in a dense upper triangle (i < j), one counter per pair, indexed
+ * rowBase[i] + j. Counting is *sparse pair counting*: each token adds one to the
+ * k(k-1)/2 pairs of its k active ids; with ids ascending, the inner loop walks one
+ * row of the triangle forwards, so it stays in cache. For 11008 neurons the triangle
+ * holds 60.6M counters: 121 MB as uint16 (used while tokens < 65536), 242 MB as
+ * uint32. docs/benchmarks.md#placer compares this with bit-packed popcount.
+ */
+
+/** A layer's tokens in CSR form. */
+export interface LayerTokens {
+  neurons: number;
+  tokens: number;
+  offsets: Int32Array;
+  ids: Uint16Array | Uint32Array;
+}
+
+/** Activation count per neuron id. */
+export function activationCounts(data: LayerTokens): Uint32Array {
+  const f = new Uint32Array(data.neurons);
+  const end = data.offsets[data.tokens];
+  for (let i = data.offsets[0]; i < end; i++) f[data.ids[i]]++;
+  return f;
+}
+
+export interface PairCounts {
+  neurons: number;
+  /** Tokens counted. */
+  tokens: number;
+  /** rowBase[i] + j is pair (i, j)'s index, for i < j. */
+  rowBase: Float64Array;
+  counts: Uint16Array | Uint32Array;
+}
+
+export function triangleRowBase(n: number): Float64Array {
+  const base = new Float64Array(n);
+  // row i starts after rows 0..i-1, which hold (n-1) + (n-2) + ... + (n-i) pairs
+  for (let i = 0; i < n; i++) base[i] = i * n - (i * (i + 1)) / 2 - i - 1;
+  return base;
+}
+
+/**
+ * The tokens counted: all of them, or `maxTokens` evenly spaced ones (a deterministic
+ * subsample keeps time and the counter width bounded; colink uses it, neuralink not).
+ */
+export function sampleTokens(tokens: number, maxTokens?: number): Int32Array {
+  const m = maxTokens === undefined || maxTokens >= tokens ? tokens : Math.max(1, maxTokens);
+  const out = new Int32Array(m);
+  for (let i = 0; i < m; i++) out[i] = Math.floor((i * tokens) / m);
+  return out;
+}
+
+/** Counts co-activations of every pair over the given tokens (sparse pair counting). */
+export function countPairs(data: LayerTokens, rows?: Int32Array): PairCounts {
+  const n = data.neurons;
+  const sel = rows ?? sampleTokens(data.tokens);
+  const rowBase = triangleRowBase(n);
+  const size = (n * (n - 1)) / 2;
+  const counts = sel.length < 65536 ? new Uint16Array(size) : new Uint32Array(size);
+  const { offsets, ids } = data;
+  for (let r = 0; r < sel.length; r++) {
+    const t = sel[r];
+    const a = offsets[t];
+    const b = offsets[t + 1];
+    for (let p = a; p < b - 1; p++) {
+      const base = rowBase[ids[p]];
+      for (let q = p + 1; q < b; q++) counts[base + ids[q]]++;
+    }
+  }
+  return { neurons: n, tokens: sel.length, rowBase, counts };
+}
+
+/**
+ * Bit-packed alternative (measured in the benchmark, not used by the methods): one
+ * bitset over tokens per neuron, pair count = popcount(a AND b). O(n^2 T / 32).
+ */
+export function countPairsPopcount(data: LayerTokens, rows?: Int32Array): PairCounts {
+  const n = data.neurons;
+  const sel = rows ?? sampleTokens(data.tokens);
+  const words = (sel.length + 31) >>> 5;
+  const bits = new Uint32Array(n * words);
+  for (let r = 0; r < sel.length; r++) {
+    const t = sel[r];
+    for (let p = data.offsets[t]; p < data.offsets[t + 1]; p++) bits[data.ids[p] * words + (r >>> 5)] |= 1 << (r & 31);
+  }
+  const rowBase = triangleRowBase(n);
+  const counts = sel.length < 65536 ? new Uint16Array((n * (n - 1)) / 2) : new Uint32Array((n * (n - 1)) / 2);
+  for (let i = 0; i < n; i++) {
+    const oi = i * words;
+    const base = rowBase[i];
+    for (let j = i + 1; j < n; j++) {
+      const oj = j * words;
+      let c = 0;
+      for (let w = 0; w < words; w++) {
+        let x = bits[oi + w] & bits[oj + w];
+        x -= (x >>> 1) & 0x55555555;
+        x = (x & 0x33333333) + ((x >>> 2) & 0x33333333);
+        c += (((x + (x >>> 4)) & 0x0f0f0f0f) * 0x01010101) >>> 24;
+      }
+      counts[base + j] = c;
+    }
+  }
+  return { neurons: n, tokens: sel.length, rowBase, counts };
+}
+
+/** Edge weight of a pair from its co-activation count and the two activation counts. */
+export type WeightKind = "p" | "jaccard";
+
+/**
+ * The pruned graph: for every neuron its `k` strongest neighbours (by weight), kept
+ * if the pair co-occurred at least `minCount` times. Returns the union as an edge
+ * list (i < j, no duplicates), weights as float64.
+ */
+export function topKEdges(
+  pc: PairCounts,
+  freq: Uint32Array,
+  k: number,
+  minCount: number,
+  weight: WeightKind,
+): { a: Uint32Array; b: Uint32Array; w: Float64Array } {
+  const n = pc.neurons;
+  // Per-neuron min-heaps of size k over (weight, neighbour), in flat typed arrays.
+  const hw = new Float64Array(n * k).fill(-1);
+  const hn = new Int32Array(n * k).fill(-1);
+  const size = new Int32Array(n);
+  const push = (i: number, w: number, j: number): void => {
+    const o = i * k;
+    let s = size[i];
+    if (s < k) {
+      let c = s++;
+      size[i] = s;
+      while (c > 0) {
+        const p = (c - 1) >> 1;
+        if (hw[o + p] <= w) break;
+        hw[o + c] = hw[o + p];
+        hn[o + c] = hn[o + p];
+        c = p;
+      }
+      hw[o + c] = w;
+      hn[o + c] = j;
+      return;
+    }
+    if (w <= hw[o]) return;
+    let c = 0;
+    for (;;) {
+      const l = 2 * c + 1;
+      if (l >= k) break;
+      const r = l + 1;
+      const m = r < k && hw[o + r] < hw[o + l] ? r : l;
+      if (hw[o + m] >= w) break;
+      hw[o + c] = hw[o + m];
+      hn[o + c] = hn[o + m];
+      c = m;
+    }
+    hw[o + c] = w;
+    hn[o + c] = j;
+  };
+  const { counts, rowBase } = pc;
+  const T = pc.tokens;
+  for (let i = 0; i < n - 1; i++) {
+    const base = rowBase[i];
+    const fi = freq[i];
+    for (let j = i + 1; j < n; j++) {
+      const c = counts[base + j];
+      if (c < minCount) continue;
+      const w = weight === "p" ? c / T : c / (fi + freq[j] - c);
+      // cheap rejection before touching the heaps
+      if (size[i] === k && w <= hw[i * k] && size[j] === k && w <= hw[j * k]) continue;
+      push(i, w, j);
+      push(j, w, i);
+    }
+  }
+  // Union of both directions, de-duplicated by (min, max).
+  const seen = new Map<number, number>();
+  for (let i = 0; i < n; i++) {
+    for (let s = 0; s < size[i]; s++) {
+      const j = hn[i * k + s];
+      const lo = Math.min(i, j);
+      const hi = Math.max(i, j);
+      seen.set(lo * n + hi, hw[i * k + s]);
+    }
+  }
+  const m = seen.size;
+  const a = new Uint32Array(m);
+  const b = new Uint32Array(m);
+  const w = new Float64Array(m);
+  let e = 0;
+  for (const [key, wt] of seen) {
+    a[e] = Math.floor(key / n);
+    b[e] = key % n;
+    w[e++] = wt;
+  }
+  return { a, b, w };
+}

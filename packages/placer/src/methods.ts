@@ -1,0 +1,189 @@
+/**
+ * Placement methods: each orders one layer's neurons from its fit tokens. Pure
+ * functions on plain data (CSR tokens + options) returning plain data (docs/placement.md).
+ */
+import { UndirectedGraph } from "graphology";
+import { activationCounts, countPairs, type LayerTokens, sampleTokens, topKEdges, type WeightKind } from "./cooccur.js";
+import { concatPaths, PathLinker } from "./link.js";
+import { louvain } from "./louvain.js";
+
+export type Method = "identity" | "frequency" | "neuralink" | "colink";
+export const METHODS: readonly Method[] = ["identity", "frequency", "neuralink", "colink"];
+
+export function identityLayerOrder(n: number): Uint32Array {
+  const o = new Uint32Array(n);
+  for (let i = 0; i < n; i++) o[i] = i;
+  return o;
+}
+
+/** Ids by activation count, most frequent first; ties to the lower id. */
+export function frequencyOrder(freq: ArrayLike<number>): Uint32Array {
+  const ids = Array.from({ length: freq.length }, (_, i) => i);
+  ids.sort((x, y) => freq[y] - freq[x] || x - y);
+  return Uint32Array.from(ids);
+}
+
+/**
+ * The Neuralink paper's order, faithfully: P(i,j) = co-activations / tokens over all
+ * fit tokens and *all* pairs; pairs taken by P descending (ties: lower i, then lower
+ * j), linking path ends of different paths until one path remains. The sort is a
+ * counting sort on the integer counts (exact, O(pairs)). Pairs that never co-occur
+ * (P = 0, all tied) join the remaining paths in id order.
+ */
+export function neuralinkOrder(data: LayerTokens): Uint32Array {
+  const n = data.neurons;
+  if (n <= 1) return identityLayerOrder(n);
+  const pc = countPairs(data);
+  const { counts, rowBase } = pc;
+  let max = 0;
+  let positive = 0;
+  for (let x = 0; x < counts.length; x++) {
+    const c = counts[x];
+    if (c > 0) positive++;
+    if (c > max) max = c;
+  }
+  const start = new Float64Array(max + 2);
+  for (let x = 0; x < counts.length; x++) if (counts[x] > 0) start[counts[x]]++;
+  // descending: bucket max first
+  let acc = 0;
+  for (let c = max; c >= 1; c--) {
+    const h = start[c];
+    start[c] = acc;
+    acc += h;
+  }
+  const Pair = n <= 65536 ? Uint16Array : Uint32Array;
+  const pi = new Pair(positive);
+  const pj = new Pair(positive);
+  for (let i = 0; i < n - 1; i++) {
+    const base = rowBase[i];
+    for (let j = i + 1; j < n; j++) {
+      const c = counts[base + j];
+      if (c === 0) continue;
+      const at = start[c]++;
+      pi[at] = i;
+      pj[at] = j;
+    }
+  }
+  const linker = new PathLinker(n);
+  for (let e = 0; e < positive && linker.links < n - 1; e++) linker.tryLink(pi[e], pj[e]);
+  return concatPaths(linker.paths(), n);
+}
+
+export interface ColinkOptions {
+  /** Strongest neighbours kept per neuron (default 16). */
+  k?: number;
+  /** Minimum co-activation count of a kept edge (default 2). */
+  minCount?: number;
+  /** Edge weight: co-activation probability or Jaccard (default "p"). */
+  weight?: WeightKind;
+  /** Fit tokens used for pair counts, evenly spaced (default 2048). */
+  pairTokens?: number;
+  /** Louvain resolution (default 1). */
+  resolution?: number;
+  seed?: number;
+}
+
+/** What colink learns once per layer and reuses for every cache candidate. */
+export interface ColinkGraph {
+  neurons: number;
+  freq: Uint32Array;
+  /** Pruned edges sorted for linking (intra-community first, then by weight). */
+  ea: Uint32Array;
+  eb: Uint32Array;
+  community: Int32Array;
+  communities: number;
+}
+
+function mulberry32(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => {
+    s = (s + 0x6d2b79f5) >>> 0;
+    let t = s;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Pair counts on a token sample → top-k graph → Louvain communities → sorted edges. */
+export function buildColinkGraph(data: LayerTokens, opts: ColinkOptions = {}): ColinkGraph {
+  const n = data.neurons;
+  const k = opts.k ?? 16;
+  const rows = sampleTokens(data.tokens, opts.pairTokens ?? 2048);
+  const freq = activationCounts(data);
+  const sampleFreq = new Uint32Array(n);
+  for (let r = 0; r < rows.length; r++)
+    for (let p = data.offsets[rows[r]]; p < data.offsets[rows[r] + 1]; p++) sampleFreq[data.ids[p]]++;
+  const pc = countPairs(data, rows);
+  const { a, b, w } = topKEdges(pc, sampleFreq, k, opts.minCount ?? 2, opts.weight ?? "p");
+  const community = new Int32Array(n);
+  let communities = 1;
+  if (a.length > 0) {
+    const g = new UndirectedGraph();
+    for (let i = 0; i < n; i++) g.addNode(i);
+    for (let e = 0; e < a.length; e++) g.addEdge(a[e], b[e], { weight: w[e] });
+    const map = louvain(g, { getEdgeWeight: "weight", resolution: opts.resolution ?? 1, rng: mulberry32(opts.seed ?? 0) });
+    let max = 0;
+    for (let i = 0; i < n; i++) {
+      community[i] = map[i];
+      if (map[i] > max) max = map[i];
+    }
+    communities = max + 1;
+  }
+  const idx = Array.from({ length: a.length }, (_, e) => e);
+  const intra = (e: number): number => (community[a[e]] === community[b[e]] ? 1 : 0);
+  idx.sort((x, y) => intra(y) - intra(x) || w[y] - w[x] || a[x] - a[y] || b[x] - b[y]);
+  return {
+    neurons: n,
+    freq,
+    ea: Uint32Array.from(idx, (e) => a[e]),
+    eb: Uint32Array.from(idx, (e) => b[e]),
+    community,
+    communities,
+  };
+}
+
+/**
+ * colink's order of the neurons not in `exclude` (pinned in DRAM, placed after
+ * them): greedy linking over the pruned edges (intra-community edges first), then
+ * the paths grouped by community, communities by total activation count (hot first),
+ * paths inside a community by their hottest neuron. Excluded ids follow in
+ * frequency order, so they never sit inside a read's gap.
+ */
+export function colinkOrder(g: ColinkGraph, exclude?: Uint8Array): Uint32Array {
+  const n = g.neurons;
+  const linker = new PathLinker(n);
+  for (let e = 0; e < g.ea.length; e++) {
+    const i = g.ea[e];
+    const j = g.eb[e];
+    if (exclude && (exclude[i] || exclude[j])) continue;
+    linker.tryLink(i, j);
+  }
+  let include: Uint8Array | undefined;
+  if (exclude) include = Uint8Array.from(exclude, (x) => (x ? 0 : 1));
+  const paths = linker.paths(include);
+  const commHeat = new Float64Array(g.communities);
+  for (let i = 0; i < n; i++) if (!exclude?.[i]) commHeat[g.community[i]] += g.freq[i];
+  const key = paths.map((p) => {
+    let hot = p[0];
+    for (let x = 1; x < p.length; x++) if (g.freq[p[x]] > g.freq[hot]) hot = p[x];
+    return { c: g.community[hot], heat: g.freq[hot], first: p[0] };
+  });
+  const pidx = paths.map((_, i) => i);
+  pidx.sort((x, y) => {
+    const kx = key[x];
+    const ky = key[y];
+    return commHeat[ky.c] - commHeat[kx.c] || kx.c - ky.c || ky.heat - kx.heat || kx.first - ky.first;
+  });
+  const order = new Uint32Array(n);
+  let at = 0;
+  for (const pi of pidx) {
+    const p = paths[pi];
+    for (let x = 0; x < p.length; x++) order[at++] = p[x];
+  }
+  if (exclude) {
+    const rest = frequencyOrder(g.freq);
+    for (let x = 0; x < n; x++) if (exclude[rest[x]]) order[at++] = rest[x];
+  }
+  return order;
+}

@@ -1,0 +1,158 @@
+/**
+ * `colink place`: traces → per-layer order (+ declared cache) → placement.json.
+ * Layers run in parallel on worker threads (pool.ts); the fit split is read once.
+ */
+import * as path from "node:path";
+import {
+  budgetForFraction,
+  fail,
+  note,
+  PLACEMENT_FORMAT,
+  type Placement,
+  type PlacementLayer,
+  progress,
+  resolveDeviceProfile,
+  sha256File,
+  writePlacement,
+} from "@colink/core";
+import type { WeightKind } from "./cooccur.js";
+import type { LayerJob, LayerResult } from "./layer.js";
+import { METHODS, type Method } from "./methods.js";
+import { defaultThreads, runLayerJobs } from "./pool.js";
+import { bundleBytesFromMeta, openTraceSet, readSplit } from "./traces.js";
+
+export interface PlaceOptions {
+  traces: string[];
+  /** Default colink. */
+  method?: Method;
+  /** placement.json to write; omitted: nothing is written (programmatic use). */
+  out?: string;
+  /** Device profile name or JSON file (default ufs40). */
+  device?: string;
+  bundleBytes?: number;
+  /** DRAM budget per layer as a fraction of its bundles (default 0). */
+  cacheFraction?: number;
+  seed?: number;
+  /** Worker threads (default: cores, at most 8). */
+  threads?: number;
+  /** colink graph parameters. */
+  k?: number;
+  minCount?: number;
+  weight?: WeightKind;
+  pairTokens?: number;
+  quiet?: boolean;
+}
+
+export interface PlaceResult {
+  out: string | null;
+  method: Method;
+  layers: number;
+  neurons: number;
+  fitTokens: number;
+  device: string;
+  bundleBytes: number;
+  bundleBytesFrom: string;
+  cacheFraction: number;
+  budget: number;
+  /** Simulated I/O ms per fit token under the declared cache (no cache at F = 0). */
+  fitIoMsPerToken: number;
+  /** How many layers chose each cache/order candidate. */
+  choices: Record<string, number>;
+  seconds: number;
+  peakRssMiB: number;
+  placement: Placement;
+}
+
+function check(ok: boolean, msg: string): void {
+  if (!ok) fail("BAD_ARGUMENT", msg);
+}
+
+export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
+  const t0 = performance.now();
+  const method = opts.method ?? "colink";
+  check(METHODS.includes(method), `--method "${method}": expected one of ${METHODS.join(", ")}`);
+  const F = opts.cacheFraction ?? 0;
+  check(F >= 0 && F < 1, `--cache-fraction must be in [0, 1), got ${F}`);
+  const seed = opts.seed ?? 0;
+  check(Number.isInteger(seed) && seed >= 0, `--seed must be an integer >= 0, got ${seed}`);
+  const threads = opts.threads ?? defaultThreads();
+  check(Number.isInteger(threads) && threads >= 1, `--threads must be an integer >= 1, got ${threads}`);
+  const k = opts.k ?? 16;
+  check(Number.isInteger(k) && k >= 1, `--k must be an integer >= 1, got ${k}`);
+  const device = await resolveDeviceProfile(opts.device ?? "ufs40");
+  const set = await openTraceSet(opts.traces);
+  const fromMeta = bundleBytesFromMeta(set.meta);
+  const bundleBytes = opts.bundleBytes ?? fromMeta.bytes;
+  check(Number.isInteger(bundleBytes) && bundleBytes > 0, `--bundle-bytes must be an integer > 0, got ${bundleBytes}`);
+  const bundleBytesFrom = opts.bundleBytes !== undefined ? "option" : fromMeta.from;
+  const budget = budgetForFraction(F, set.neurons);
+
+  const fit = await readSplit(set, 0);
+  const fitTokens = fit[0].tokens;
+  const colink = { k, minCount: opts.minCount ?? 2, weight: opts.weight ?? "p", pairTokens: opts.pairTokens ?? 2048, seed };
+  function* jobs(): Generator<LayerJob> {
+    for (let l = 0; l < set.layers; l++) {
+      const data = fit[l];
+      fit[l] = undefined as never; // the worker owns it now; let it be collected
+      yield { layer: l, method, data, budget, device, bundleBytes, colink };
+    }
+  }
+  const results: LayerResult[] = new Array(set.layers);
+  const bar = progress({ label: `place ${method}`, total: set.layers, unit: "layer", quiet: opts.quiet });
+  await runLayerJobs(jobs(), threads, (r) => {
+    results[r.layer] = r;
+    bar.tick();
+  });
+  bar.done();
+
+  const choices: Record<string, number> = {};
+  let fitUs = 0;
+  const layers: PlacementLayer[] = results.map((r) => {
+    choices[r.choice] = (choices[r.choice] ?? 0) + 1;
+    fitUs += r.fitUs;
+    const layer: PlacementLayer = { layer: r.layer, order: Array.from(r.order) };
+    if (r.cache) layer.cache = r.cache;
+    layer.freq = Array.from(r.freq);
+    layer.choice = r.choice;
+    if (r.communities !== undefined) layer.communities = r.communities;
+    return layer;
+  });
+  const traceInfo = [];
+  for (const f of set.files) traceInfo.push({ file: path.basename(f), sha256: await sha256File(f) });
+  const placement: Placement = {
+    format: PLACEMENT_FORMAT,
+    method,
+    params: {
+      device: device.name,
+      bundleBytes,
+      cacheFraction: F,
+      budget,
+      seed,
+      ...(method === "colink" ? colink : {}),
+    },
+    trace: { files: traceInfo, modelId: set.meta.modelId, layers: set.layers, neurons: set.neurons, fitTokens },
+    fit: { io_ms_per_token: fitUs / 1000, note: "simulated on the fit tokens under the declared cache" },
+    layers,
+  };
+  if (opts.out) {
+    await writePlacement(opts.out, placement);
+    note(opts, `wrote ${opts.out}`);
+  }
+  return {
+    out: opts.out ?? null,
+    method,
+    layers: set.layers,
+    neurons: set.neurons,
+    fitTokens,
+    device: device.name,
+    bundleBytes,
+    bundleBytesFrom,
+    cacheFraction: F,
+    budget,
+    fitIoMsPerToken: fitUs / 1000,
+    choices,
+    seconds: (performance.now() - t0) / 1000,
+    peakRssMiB: process.resourceUsage().maxRSS / 1024,
+    placement,
+  };
+}

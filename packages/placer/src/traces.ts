@@ -1,0 +1,113 @@
+/**
+ * Reading traces for placement: checks that every file has the same shape and
+ * gathers one split of each layer into CSR arrays (one buffer pair per layer, so a
+ * layer can be handed to a worker thread on its own).
+ */
+import { ColinkError, fail, TraceReader, type TraceMeta } from "@colink/core";
+import type { LayerTokens } from "./cooccur.js";
+
+export interface TraceSet {
+  files: string[];
+  meta: TraceMeta;
+  layers: number;
+  neurons: number;
+}
+
+/** Opens every file's metadata and checks they agree in shape. */
+export async function openTraceSet(files: string[]): Promise<TraceSet> {
+  if (files.length === 0) fail("BAD_ARGUMENT", "--traces: give at least one trace file");
+  let first: TraceMeta | undefined;
+  for (const f of files) {
+    const r = await TraceReader.open(f);
+    await r.close();
+    if (!first) first = r.meta;
+    else if (r.meta.layers !== first.layers || r.meta.neurons !== first.neurons)
+      throw new ColinkError(
+        "MISMATCH",
+        `${f}: trace is ${r.meta.layers} layers x ${r.meta.neurons} neurons, but ${files[0]} is ${first.layers} x ${first.neurons}; traces must share one shape`,
+        f,
+      );
+  }
+  const meta = first as TraceMeta;
+  return { files, meta, layers: meta.layers, neurons: meta.neurons };
+}
+
+/**
+ * Bundle bytes to assume when none is given: what the trace says (synthetic traces
+ * record it; profiled ones record the hidden size: Llama bundles are 3 x hidden x 2 B
+ * in fp16), else 24 KiB, Llama-2-7B's fp16 bundle.
+ */
+export const DEFAULT_BUNDLE_BYTES = 3 * 4096 * 2;
+
+export function bundleBytesFromMeta(meta: TraceMeta): { bytes: number; from: string } {
+  const extra = (meta.extra ?? {}) as Record<string, unknown>;
+  if (typeof extra.bundleBytes === "number" && extra.bundleBytes > 0) return { bytes: extra.bundleBytes, from: "trace" };
+  const hidden = extra.hiddenSize ?? extra.hidden_size ?? (extra.config as Record<string, unknown> | undefined)?.hidden_size;
+  if (typeof hidden === "number" && hidden > 0) {
+    const opt = String(extra.family ?? extra.model_type ?? "").startsWith("opt");
+    return { bytes: opt ? (2 * hidden + 1) * 2 : 3 * hidden * 2, from: "model shape" };
+  }
+  return { bytes: DEFAULT_BUNDLE_BYTES, from: "default (Llama-2-7B fp16)" };
+}
+
+/**
+ * Every layer's tokens of one split (0 = fit, 1 = held-out), in file order, files
+ * concatenated. Memory: the split's ids once (uint16 or uint32), plus one layer's
+ * worth while concatenating.
+ */
+export async function readSplit(set: TraceSet, split: number): Promise<LayerTokens[]> {
+  const { layers, neurons } = set;
+  const parts: { offsets: Int32Array; ids: Uint16Array | Uint32Array }[][] = Array.from({ length: layers }, () => []);
+  for (const file of set.files) {
+    const reader = await TraceReader.open(file);
+    try {
+      for await (const c of reader.chunks()) {
+        const n = c.seq.length;
+        let rows = 0;
+        let total = 0;
+        for (let t = 0; t < n; t++)
+          if (c.split[t] === split) {
+            rows++;
+            total += c.offsets[t + 1] - c.offsets[t];
+          }
+        if (rows === 0) continue;
+        const offsets = new Int32Array(rows + 1);
+        const ids = neurons <= 65536 ? new Uint16Array(total) : new Uint32Array(total);
+        let r = 0;
+        let at = 0;
+        for (let t = 0; t < n; t++) {
+          if (c.split[t] !== split) continue;
+          const a = c.offsets[t];
+          const b = c.offsets[t + 1];
+          ids.set(c.ids.subarray(a, b), at);
+          at += b - a;
+          offsets[++r] = at;
+        }
+        parts[c.layer].push({ offsets, ids });
+      }
+    } finally {
+      await reader.close();
+    }
+  }
+  return parts.map((ps, l) => {
+    let tokens = 0;
+    let total = 0;
+    for (const p of ps) {
+      tokens += p.offsets.length - 1;
+      total += p.ids.length;
+    }
+    const offsets = new Int32Array(tokens + 1);
+    const ids = neurons <= 65536 ? new Uint16Array(total) : new Uint32Array(total);
+    let t = 0;
+    let at = 0;
+    for (const p of ps) {
+      ids.set(p.ids, at);
+      for (let i = 1; i < p.offsets.length; i++) offsets[++t] = at + p.offsets[i];
+      at += p.ids.length;
+    }
+    ps.length = 0;
+    if (tokens === 0 && l === 0)
+      fail("BAD_ARGUMENT", `${set.files.join(", ")}: no ${split === 0 ? "fit" : "held-out"} tokens (split ${split}) in the traces`);
+    return { neurons, tokens, offsets, ids };
+  });
+}
