@@ -12,6 +12,7 @@ import { BIN, ROOT, colink, tempDir } from "./helpers.js";
 
 // Small runs: 2048 profiled tokens (16 sequences of 128; 3 held out at --holdout 0.2).
 const SMALL = ["--max-tokens", "2048"];
+const RUN_MS = 300_000;
 const out = tempDir("colink-pipeline-");
 afterAll(() => rmSync(out, { recursive: true, force: true }));
 
@@ -49,7 +50,7 @@ describe("colink pipeline", () => {
     expect(readFileSync(s.report, "utf8")).toMatch(/data-chart="heatmap-after"/);
     // model.colink points at the packed, verified image of the chosen method
     expect(realpathSync(s.image)).toMatch(/stages\/pack-colink-[0-9a-f]{12}\/model\.colink$/);
-  });
+  }, RUN_MS);
 
   it("a rerun reuses every stage and says so, with the same results", () => {
     const r = colink(["pipeline", "--out", out, "--name", "a", ...SMALL]);
@@ -58,7 +59,7 @@ describe("colink pipeline", () => {
     const s = summaryOf("a");
     expect(s.cached_stages).toBe(s.stages.length);
     expect(r.stdout).toMatch(new RegExp(`stages: ${s.stages.length} \\(${s.stages.length} cached\\)`));
-  });
+  }, RUN_MS);
 
   it("a changed parameter redoes only the stages that depend on it", () => {
     const before = summaryOf("a");
@@ -72,7 +73,7 @@ describe("colink pipeline", () => {
     expect(c["replay-colink"]).toBe(false);
     // results differ from the 10% run
     expect(s.methods.identity.io_ms_per_token).not.toBe(before.methods.identity.io_ms_per_token);
-  });
+  }, RUN_MS);
 
   it("killed with SIGKILL after a stage completed, a rerun resumes and matches an uninterrupted run", async () => {
     const name = "killed";
@@ -111,7 +112,7 @@ describe("colink pipeline", () => {
       expect(s.methods[m].reads_per_token).toBe(ref.methods[m].reads_per_token);
       expect(s.methods[m].io_ms_per_token).toBe(ref.methods[m].io_ms_per_token);
     }
-  }, 600_000);
+  }, 2 * RUN_MS);
 
   it("a config file sets the run; flags override it", () => {
     const cfg = path.join(out, "release.json");
@@ -124,7 +125,7 @@ describe("colink pipeline", () => {
     expect(s.config.maxTokens).toBe(2048);
     expect(existsSync(path.join(out, "from-flag", "summary.json"))).toBe(true);
     expect(existsSync(path.join(out, "from-file"))).toBe(false);
-  });
+  }, RUN_MS);
 
   it("a bad config fails with one line and exit 1", () => {
     const cfg = path.join(out, "bad.json");

@@ -18,8 +18,8 @@ import {
 } from "@colink/core";
 
 /** Upper bounds (inclusive) of the run-length bins, in bundles; the last bin is open. */
-export const RUN_BINS = [1, 2, 4, 8, 16, 32, 64];
-export const RUN_LABELS = ["1", "2", "3-4", "5-8", "9-16", "17-32", "33-64", "65+"];
+export const RUN_BINS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
+export const RUN_LABELS = ["1", "2", "3-4", "5-8", "9-16", "17-32", "33-64", "65-128", "129-256", "257+"];
 /** Bins of the activation-frequency histogram (percent of tokens). */
 export const FREQ_BINS = 50;
 
