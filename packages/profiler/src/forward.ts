@@ -28,14 +28,36 @@ export interface ForwardResult {
   logits?: Float32Array;
 }
 
+/** Models whose weights take at most this much as float32 keep them in memory across batches. */
+export const WEIGHT_CACHE_BYTES = 1 << 30;
+
 export class Forward {
   private readonly masks = new Map<number, Float32Array>();
+  /** Weights kept across batches for a small model (null: stream every layer from the checkpoint). */
+  private readonly cache: Map<string, Float32Array> | null;
+  /** Reads a weight as float32, through the cache when there is one. */
+  private readonly w: (name: string) => Promise<Float32Array>;
 
   constructor(
     readonly spec: ModelSpec,
     readonly ck: Checkpoint,
     readonly kernels: Kernels,
-  ) {}
+    opts: { cacheWeights?: boolean } = {},
+  ) {
+    let f32Bytes = 0;
+    for (const n of ck.names()) f32Bytes += ck.tensor(n).shape.reduce((a, b) => a * b, 1) * 4;
+    this.cache = (opts.cacheWeights ?? f32Bytes <= WEIGHT_CACHE_BYTES) ? new Map() : null;
+    const cache = this.cache;
+    this.w = async (name) => {
+      if (!cache) return ck.readF32(name);
+      let t = cache.get(name);
+      if (!t) {
+        t = await ck.readF32(name);
+        cache.set(name, t);
+      }
+      return t;
+    };
+  }
 
   private mask(t: number): Float32Array {
     let m = this.masks.get(t);
@@ -100,29 +122,29 @@ export class Forward {
       const p = `model.layers.${l}.`;
       // Attention block: weights read, used and released within this scope.
       {
-        rmsNorm(x, rows, d, await ck.readF32(`${p}input_layernorm.weight`), s.normEps, h);
-        const q = await K.linear(h, rows, d, await ck.readF32(`${p}self_attn.q_proj.weight`), qd);
-        const k = await K.linear(h, rows, d, await ck.readF32(`${p}self_attn.k_proj.weight`), kvd);
-        const v = await K.linear(h, rows, d, await ck.readF32(`${p}self_attn.v_proj.weight`), kvd);
+        rmsNorm(x, rows, d, await this.w(`${p}input_layernorm.weight`), s.normEps, h);
+        const q = await K.linear(h, rows, d, await this.w(`${p}self_attn.q_proj.weight`), qd);
+        const k = await K.linear(h, rows, d, await this.w(`${p}self_attn.k_proj.weight`), kvd);
+        const v = await K.linear(h, rows, d, await this.w(`${p}self_attn.v_proj.weight`), kvd);
         applyRope(q, b, t, s.heads, s.headDim, s.ropeTheta);
         applyRope(k, b, t, s.kvHeads, s.headDim, s.ropeTheta);
         const a = await this.attention(q, k, v, b, t, 1 / Math.sqrt(s.headDim));
-        addInPlace(x, await K.linear(a, rows, qd, await ck.readF32(`${p}self_attn.o_proj.weight`), d));
+        addInPlace(x, await K.linear(a, rows, qd, await this.w(`${p}self_attn.o_proj.weight`), d));
       }
       {
-        rmsNorm(x, rows, d, await ck.readF32(`${p}post_attention_layernorm.weight`), s.normEps, h);
-        const gate = await K.linear(h, rows, d, await ck.readF32(`${p}mlp.gate_proj.weight`), s.ffn);
-        const up = await K.linear(h, rows, d, await ck.readF32(`${p}mlp.up_proj.weight`), s.ffn);
+        rmsNorm(x, rows, d, await this.w(`${p}post_attention_layernorm.weight`), s.normEps, h);
+        const gate = await K.linear(h, rows, d, await this.w(`${p}mlp.gate_proj.weight`), s.ffn);
+        const up = await K.linear(h, rows, d, await this.w(`${p}mlp.up_proj.weight`), s.ffn);
         activate(gate, s.act);
         mulInPlace(gate, up);
         if (opts.onFfn) await opts.onFfn(l, gate, rows);
-        addInPlace(x, await K.linear(gate, rows, s.ffn, await ck.readF32(`${p}mlp.down_proj.weight`), d));
+        addInPlace(x, await K.linear(gate, rows, s.ffn, await this.w(`${p}mlp.down_proj.weight`), d));
       }
     }
     if (!opts.logits) return {};
-    rmsNorm(x, rows, d, await ck.readF32("model.norm.weight"), s.normEps, h);
+    rmsNorm(x, rows, d, await this.w("model.norm.weight"), s.normEps, h);
     const head = ck.has("lm_head.weight") || !s.tieWordEmbeddings ? "lm_head.weight" : "model.embed_tokens.weight";
-    return { logits: await K.linear(h, rows, d, await ck.readF32(head), s.vocab) };
+    return { logits: await K.linear(h, rows, d, await this.w(head), s.vocab) };
   }
 
   private async runOpt(tokens: ArrayLike<number>, b: number, t: number, opts: ForwardOptions): Promise<ForwardResult> {
@@ -132,9 +154,9 @@ export class Forward {
     const rows = b * t;
     const K = this.kernels;
     const P = "model.decoder.";
-    const bias = async (name: string): Promise<Float32Array | undefined> => (s.enableBias ? ck.readF32(name) : undefined);
+    const bias = async (name: string): Promise<Float32Array | undefined> => (s.enableBias ? this.w(name) : undefined);
     let x = await this.embed(`${P}embed_tokens.weight`, tokens, s.wordEmbedProjDim);
-    if (s.wordEmbedProjDim !== d) x = await K.linear(x, rows, s.wordEmbedProjDim, await ck.readF32(`${P}project_in.weight`), d);
+    if (s.wordEmbedProjDim !== d) x = await K.linear(x, rows, s.wordEmbedProjDim, await this.w(`${P}project_in.weight`), d);
     // Learned positions; OPT's table is offset by 2 (position p reads row p + 2).
     const pos = await ck.readRowsF32(`${P}embed_positions.weight`, 2, 2 + t);
     for (let r = 0; r < rows; r++) {
@@ -146,34 +168,34 @@ export class Forward {
     for (let l = 0; l < nLayers; l++) {
       const p = `${P}layers.${l}.`;
       {
-        const lnW = await ck.readF32(`${p}self_attn_layer_norm.weight`);
-        const lnB = await ck.readF32(`${p}self_attn_layer_norm.bias`);
+        const lnW = await this.w(`${p}self_attn_layer_norm.weight`);
+        const lnB = await this.w(`${p}self_attn_layer_norm.bias`);
         const src = s.doLayerNormBefore ? layerNorm(x, rows, d, lnW, lnB, s.normEps, h) : x;
         const a = `${p}self_attn.`;
-        const q = await K.linear(src, rows, d, await ck.readF32(`${a}q_proj.weight`), d, await bias(`${a}q_proj.bias`));
-        const k = await K.linear(src, rows, d, await ck.readF32(`${a}k_proj.weight`), d, await bias(`${a}k_proj.bias`));
-        const v = await K.linear(src, rows, d, await ck.readF32(`${a}v_proj.weight`), d, await bias(`${a}v_proj.bias`));
+        const q = await K.linear(src, rows, d, await this.w(`${a}q_proj.weight`), d, await bias(`${a}q_proj.bias`));
+        const k = await K.linear(src, rows, d, await this.w(`${a}k_proj.weight`), d, await bias(`${a}k_proj.bias`));
+        const v = await K.linear(src, rows, d, await this.w(`${a}v_proj.weight`), d, await bias(`${a}v_proj.bias`));
         const att = await this.attention(q, k, v, b, t, 1 / Math.sqrt(s.headDim));
-        addInPlace(x, await K.linear(att, rows, d, await ck.readF32(`${a}out_proj.weight`), d, await bias(`${a}out_proj.bias`)));
+        addInPlace(x, await K.linear(att, rows, d, await this.w(`${a}out_proj.weight`), d, await bias(`${a}out_proj.bias`)));
         if (!s.doLayerNormBefore) layerNorm(x, rows, d, lnW, lnB, s.normEps, x);
       }
       {
-        const lnW = await ck.readF32(`${p}final_layer_norm.weight`);
-        const lnB = await ck.readF32(`${p}final_layer_norm.bias`);
+        const lnW = await this.w(`${p}final_layer_norm.weight`);
+        const lnB = await this.w(`${p}final_layer_norm.bias`);
         const src = s.doLayerNormBefore ? layerNorm(x, rows, d, lnW, lnB, s.normEps, h) : x;
-        const f = await K.linear(src, rows, d, await ck.readF32(`${p}fc1.weight`), s.ffn, await bias(`${p}fc1.bias`));
+        const f = await K.linear(src, rows, d, await this.w(`${p}fc1.weight`), s.ffn, await bias(`${p}fc1.bias`));
         activate(f, s.act);
         if (opts.onFfn) await opts.onFfn(l, f, rows);
-        addInPlace(x, await K.linear(f, rows, s.ffn, await ck.readF32(`${p}fc2.weight`), d, await bias(`${p}fc2.bias`)));
+        addInPlace(x, await K.linear(f, rows, s.ffn, await this.w(`${p}fc2.weight`), d, await bias(`${p}fc2.bias`)));
         if (!s.doLayerNormBefore) layerNorm(x, rows, d, lnW, lnB, s.normEps, x);
       }
     }
     if (!opts.logits) return {};
     let y = x;
     if (s.finalLayerNorm)
-      y = layerNorm(x, rows, d, await ck.readF32(`${P}final_layer_norm.weight`), await ck.readF32(`${P}final_layer_norm.bias`), s.normEps, h);
-    if (s.wordEmbedProjDim !== d) y = await K.linear(y, rows, d, await ck.readF32(`${P}project_out.weight`), s.wordEmbedProjDim);
+      y = layerNorm(x, rows, d, await this.w(`${P}final_layer_norm.weight`), await this.w(`${P}final_layer_norm.bias`), s.normEps, h);
+    if (s.wordEmbedProjDim !== d) y = await K.linear(y, rows, d, await this.w(`${P}project_out.weight`), s.wordEmbedProjDim);
     const head = ck.has("lm_head.weight") ? "lm_head.weight" : `${P}embed_tokens.weight`;
-    return { logits: await K.linear(y, rows, s.wordEmbedProjDim, await ck.readF32(head), s.vocab) };
+    return { logits: await K.linear(y, rows, s.wordEmbedProjDim, await this.w(head), s.vocab) };
   }
 }
