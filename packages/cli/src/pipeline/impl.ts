@@ -263,7 +263,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
       inputs: { image: img.digest, traces: tracesDigest },
       params: { device: deviceId, cacheBytes, policy: "declared" },
       async run() {
-        const result = await stages.replay({ image: img.file, traces, device: c.device, cacheBytes, policy: "declared", quiet });
+        const result = await stages.replay({ image: img.file, traces, device: c.device, cacheBytes, policy: "declared" });
         return { result, outputs: [] };
       },
     });

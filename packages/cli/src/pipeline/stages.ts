@@ -1,29 +1,13 @@
 /**
  * The pipeline's calls into the stage packages, in one place: each function takes
- * plain options and returns the stage's JSON-able result. The stage packages are
- * imported as namespaces and their entry points looked up at run time, so a stage
- * whose API has not been built fails with one clear line instead of breaking the
- * whole CLI's build.
+ * plain options and returns the stage's JSON-able result (what the stage's own
+ * command prints with --json), which the runner stores in the stage manifest.
  */
-import { ColinkError, type ImageInfo, type ImageVerifyResult, readImageInfo, verifyImage } from "@colink/core";
-import * as loader from "@colink/loader";
-import * as packer from "@colink/packer";
-import * as placer from "@colink/placer";
+import { ColinkError, type ImageInfo, type ImageVerifyResult, type StoredDtype, readImageInfo, verifyImage } from "@colink/core";
+import { type ReplayResult, replay as replayImages } from "@colink/loader";
+import { type PackResult, packImage } from "@colink/packer";
+import { type Method, type PlaceResult, placeTraces } from "@colink/placer";
 import * as profiler from "@colink/profiler";
-
-type Fn = (...args: unknown[]) => Promise<unknown>;
-
-function entry(pkg: string, mod: unknown, name: string): Fn {
-  const f = (mod as Record<string, unknown>)[name];
-  if (typeof f !== "function")
-    throw new ColinkError("UNSUPPORTED", `${pkg} does not export ${name}() yet; the pipeline cannot run this stage`);
-  return f as Fn;
-}
-
-export function hasEntry(mod: "loader" | "packer" | "placer" | "profiler", name: string): boolean {
-  const m = { loader, packer, placer, profiler }[mod] as Record<string, unknown>;
-  return typeof m[name] === "function";
-}
 
 export interface ProfileOptions {
   model: string;
@@ -37,7 +21,13 @@ export interface ProfileOptions {
 }
 
 export async function profile(o: ProfileOptions): Promise<Record<string, unknown>> {
-  const opts = {
+  // looked up at run time: the profiler's programmatic API landed last
+  const profileModel = (profiler as Record<string, unknown>).profileModel as
+    | ((opts: Record<string, unknown>) => Promise<Record<string, unknown>>)
+    | undefined;
+  if (typeof profileModel !== "function")
+    throw new ColinkError("UNSUPPORTED", "@colink/profiler does not export profileModel(); the pipeline cannot profile");
+  return profileModel({
     model: o.model,
     corpus: [o.corpus],
     out: o.out,
@@ -46,8 +36,7 @@ export async function profile(o: ProfileOptions): Promise<Record<string, unknown
     holdout: o.holdout,
     seed: o.seed,
     quiet: o.quiet,
-  };
-  return (await entry("@colink/profiler", profiler, "profileModel")(opts)) as Record<string, unknown>;
+  });
 }
 
 export interface PlaceOptions {
@@ -61,8 +50,17 @@ export interface PlaceOptions {
   quiet: boolean;
 }
 
-export async function place(o: PlaceOptions): Promise<Record<string, unknown>> {
-  return (await entry("@colink/placer", placer, "placeTraces")({ ...o, traces: [o.traces] })) as Record<string, unknown>;
+export async function place(o: PlaceOptions): Promise<PlaceResult> {
+  return placeTraces({
+    traces: [o.traces],
+    method: o.method as Method,
+    out: o.out,
+    cacheFraction: o.cacheFraction,
+    device: o.device,
+    bundleBytes: o.bundleBytes,
+    seed: o.seed,
+    quiet: o.quiet,
+  });
 }
 
 export interface PackOptions {
@@ -73,8 +71,8 @@ export interface PackOptions {
   quiet: boolean;
 }
 
-export async function pack(o: PackOptions): Promise<Record<string, unknown>> {
-  return (await entry("@colink/packer", packer, "packImage")(o)) as Record<string, unknown>;
+export async function pack(o: PackOptions): Promise<PackResult> {
+  return packImage({ model: o.model, placement: o.placement, out: o.out, dtype: o.dtype as StoredDtype });
 }
 
 /** Every checksum of an image (core's verifier: the same code `colink verify` runs). Throws CHECKSUM. */
@@ -92,19 +90,10 @@ export interface ReplayOptions {
   traces: string;
   device: string;
   cacheBytes: number;
-  policy: string;
-  quiet: boolean;
+  policy: "declared";
 }
 
-export async function replay(o: ReplayOptions): Promise<Record<string, unknown>> {
-  const opts = {
-    images: [o.image],
-    traces: o.traces,
-    device: o.device,
-    cacheBytes: o.cacheBytes,
-    cacheMib: o.cacheBytes / 2 ** 20,
-    policy: o.policy,
-    quiet: o.quiet,
-  };
-  return (await entry("@colink/loader", loader, "replay")(opts)) as Record<string, unknown>;
+/** The loader's replay of held-out tokens (split 1) through the real loader. */
+export async function replay(o: ReplayOptions): Promise<ReplayResult> {
+  return replayImages({ images: [o.image], traces: o.traces, device: o.device, cacheBytes: o.cacheBytes, policy: o.policy, split: 1 });
 }
