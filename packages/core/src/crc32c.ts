@@ -3,8 +3,9 @@
  * the checksum of iSCSI, ext4, Btrfs and SSE4.2 / ARMv8 `crc32c` instructions, so a
  * device reader gets it in hardware. Check value: crc32c("123456789") = 0xE3069283.
  *
- * Software version: slicing-by-8 (eight 256-entry tables, 8 bytes per step), the
- * fastest table method in plain JS that keeps the tables in L1 (8 KiB).
+ * Software version: slicing-by-8 (eight 256-entry tables, 8 bytes per step read as
+ * two 32-bit words), the fastest table method in plain JS that keeps the tables in
+ * L1 (8 KiB).
  */
 
 const T = buildTables();
@@ -34,19 +35,27 @@ export function crc32c(data: Uint8Array, crc = 0): number {
   let c = ~crc >>> 0;
   let i = 0;
   const n = data.length;
-  const end8 = n - (n % 8);
-  while (i < end8) {
-    const lo = (c ^ (data[i] | (data[i + 1] << 8) | (data[i + 2] << 16) | (data[i + 3] << 24))) >>> 0;
-    c =
-      T[1792 + (lo & 0xff)] ^
-      T[1536 + ((lo >>> 8) & 0xff)] ^
-      T[1280 + ((lo >>> 16) & 0xff)] ^
-      T[1024 + (lo >>> 24)] ^
-      T[768 + data[i + 4]] ^
-      T[512 + data[i + 5]] ^
-      T[256 + data[i + 6]] ^
-      T[data[i + 7]];
-    i += 8;
+  // Bytes up to a 4-byte boundary, then 8 bytes per step as two 32-bit words
+  // (little-endian host, as everywhere colink runs), then the tail.
+  const head = Math.min(n, (4 - (data.byteOffset & 3)) & 3);
+  while (i < head) c = T[(c ^ data[i++]) & 0xff] ^ (c >>> 8);
+  const steps = (n - i) >>> 3;
+  if (steps > 0) {
+    const w = new Int32Array(data.buffer, data.byteOffset + i, steps * 2);
+    for (let k = 0; k < w.length; k += 2) {
+      const lo = c ^ w[k];
+      const hi = w[k + 1];
+      c =
+        T[1792 + (lo & 0xff)] ^
+        T[1536 + ((lo >>> 8) & 0xff)] ^
+        T[1280 + ((lo >>> 16) & 0xff)] ^
+        T[1024 + (lo >>> 24)] ^
+        T[768 + (hi & 0xff)] ^
+        T[512 + ((hi >>> 8) & 0xff)] ^
+        T[256 + ((hi >>> 16) & 0xff)] ^
+        T[hi >>> 24];
+    }
+    i += steps * 8;
   }
   while (i < n) c = T[(c ^ data[i++]) & 0xff] ^ (c >>> 8);
   return ~c >>> 0;

@@ -22,16 +22,23 @@ const ELEMENT_BYTES = { f32: 4, f16: 2, bf16: 2 } as const;
  * that; `element`: an [N] vector is N rows of 1; `column`: a [d, N] matrix is
  * transposed (blocked, so both sides stay in cache) into [N, d].
  */
-export function neuronRows(raw: Uint8Array, layout: PartLayout, neurons: number, elements: number, elementBytes: number): Uint8Array {
+export function neuronRows(
+  raw: Uint8Array,
+  layout: PartLayout,
+  neurons: number,
+  elements: number,
+  elementBytes: number,
+  out: Uint8Array = new Uint8Array(raw.byteLength),
+): Uint8Array {
   if (raw.byteLength !== neurons * elements * elementBytes)
     fail("MISMATCH", `tensor has ${raw.byteLength} bytes, expected ${neurons} x ${elements} x ${elementBytes}`);
   if (layout !== "column") return raw;
-  const out = new Uint8Array(raw.byteLength);
+  if (out.byteLength !== raw.byteLength || out.byteOffset % 4 !== 0) fail("BAD_ARGUMENT", "neuronRows: output buffer must match the tensor size");
   const count = neurons * elements;
   const [src, dst] =
     elementBytes === 2
-      ? [new Uint16Array(raw.buffer, raw.byteOffset, count), new Uint16Array(out.buffer, 0, count)]
-      : [new Uint32Array(raw.buffer, raw.byteOffset, count), new Uint32Array(out.buffer, 0, count)];
+      ? [new Uint16Array(raw.buffer, raw.byteOffset, count), new Uint16Array(out.buffer, out.byteOffset, count)]
+      : [new Uint32Array(raw.buffer, raw.byteOffset, count), new Uint32Array(out.buffer, out.byteOffset, count)];
   const d = elements;
   const n = neurons;
   const B = 64;

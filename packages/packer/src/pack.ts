@@ -8,7 +8,7 @@
  * under a temporary name, fsynced and renamed (AtomicFile). No clock, no randomness:
  * the same inputs give the same bytes.
  */
-import { readFile } from "node:fs/promises";
+import { type FileHandle, open, readFile } from "node:fs/promises";
 import * as path from "node:path";
 import {
   AtomicFile,
@@ -20,6 +20,7 @@ import {
   DEFAULT_CHUNK_BYTES,
   fail,
   ffnParts,
+  fromSystemError,
   IMAGE_ALIGNMENT,
   type ImageIndexInput,
   type ImageLayerInfo,
@@ -82,6 +83,49 @@ function storedOf(t: TensorInfo, what: string): "f32" | "f16" | "bf16" {
       return "bf16";
     default:
       return fail("UNSUPPORTED", `${what} "${t.name}" has dtype ${t.dtype}; colink images hold F32, F16 or BF16 tensors`, t.file);
+  }
+}
+
+/**
+ * Positional reads of checkpoint tensors into buffers that are allocated once and
+ * reused for every layer (all layers have the same shapes), so memory stays flat
+ * at one layer's FFN tensors instead of waiting for the GC to drop the last layer's.
+ */
+class TensorReader {
+  private readonly handles = new Map<string, FileHandle>();
+  private readonly buffers = new Map<string, Uint8Array>();
+
+  /** A reusable buffer of `bytes` bytes for `slot`. */
+  buffer(slot: string, bytes: number): Uint8Array {
+    let b = this.buffers.get(slot);
+    if (!b || b.byteLength !== bytes) {
+      b = new Uint8Array(bytes);
+      this.buffers.set(slot, b);
+    }
+    return b;
+  }
+
+  /** Reads bytes [start, start + out.length) of tensor `t` into `out`. */
+  async read(t: TensorInfo, start: number, out: Uint8Array): Promise<Uint8Array> {
+    let h = this.handles.get(t.file);
+    if (!h) {
+      try {
+        h = await open(t.file, "r");
+      } catch (e) {
+        throw fromSystemError(e, t.file);
+      }
+      this.handles.set(t.file, h);
+    }
+    for (let done = 0; done < out.length; ) {
+      const { bytesRead } = await h.read(out, done, Math.min(out.length - done, 1 << 30), t.start + start + done);
+      if (bytesRead === 0) fail("BAD_FORMAT", `${t.file}: file ended inside tensor "${t.name}"`, t.file);
+      done += bytesRead;
+    }
+    return out;
+  }
+
+  async close(): Promise<void> {
+    for (const h of this.handles.values()) await h.close().catch(() => {});
   }
 }
 
@@ -228,12 +272,13 @@ export async function packImage(opts: PackOptions): Promise<PackResult> {
     };
 
     const file = await AtomicFile.create(opts.out);
+    const reader = new TensorReader();
     try {
       const h = file.handle;
       for (const t of tensors) {
         let crc = 0;
         for (let o = 0; o < t.length; o += PIECE) {
-          const piece = await ckpt.readBytes(t.name, o, Math.min(t.length, o + PIECE));
+          const piece = await reader.read(t.source, o, reader.buffer("piece", PIECE).subarray(0, Math.min(PIECE, t.length - o)));
           crc = crc32c(piece, crc);
           await writeAll(h, piece, t.offset + o);
           tick(piece.length);
@@ -244,10 +289,12 @@ export async function packImage(opts: PackOptions): Promise<PackResult> {
       const staging = [new Uint8Array(PIECE), new Uint8Array(PIECE)];
       for (const l of layers) {
         const sources: PartSource[] = [];
-        for (const p of l.parts) {
-          const raw = await ckpt.readBytes(p.tensor);
+        for (const [k, p] of l.parts.entries()) {
+          const size = p.source.end - p.source.start;
+          const raw = await reader.read(p.source, 0, reader.buffer(`part${k}`, size));
           const eb = p.sourceDtype === "f32" ? 4 : 2;
-          sources.push({ part: p, sourceDtype: p.sourceDtype, rows: neuronRows(raw, p.layout, spec.ffn, p.elements, eb) });
+          const t = p.layout === "column" ? reader.buffer(`part${k}T`, size) : undefined;
+          sources.push({ part: p, sourceDtype: p.sourceDtype, rows: neuronRows(raw, p.layout, spec.ffn, p.elements, eb, t) });
         }
         const writer = new BundleWriter(sources, l.bundleBytes);
         const crcs = new ChunkCrcs(chunkBytes, l.regionLength);
@@ -319,6 +366,8 @@ export async function packImage(opts: PackOptions): Promise<PackResult> {
     } catch (e) {
       await file.abort();
       throw e;
+    } finally {
+      await reader.close();
     }
   } finally {
     await ckpt.close();

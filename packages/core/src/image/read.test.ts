@@ -6,7 +6,7 @@ import { crc32c } from "../crc32c.js";
 import { withAtomicFile } from "../fsutil.js";
 import { alignUp, IMAGE_ALIGNMENT } from "./format.js";
 import type { ImageIndexInput } from "./proto.js";
-import { readImageInfo, verifyImage } from "./read.js";
+import { checkRegionChunks, chunksCovering, readImageInfo, verifyImage } from "./read.js";
 import type { ImageLayerInfo } from "./types.js";
 import { writeAll, writeImageTail } from "./write.js";
 
@@ -202,6 +202,23 @@ describe("readImageInfo", () => {
       ["quant", (i) => void Object.assign(i.layers[0].parts[0], { dtype: "q8_0", elements: 8 }), /8 values cannot be stored as q8_0/],
     ];
     for (const [name, tweak, re] of cases) await expect(readImageInfo((await build(`${name}.colink`, tweak)).file), name).rejects.toThrow(re);
+  });
+
+  it("checks the chunks a loader read, naming a corrupt one", async () => {
+    // 40 bundles of 48 bytes with 512-byte chunks: 4 chunks (the last one short, 384 bytes).
+    const { input, regions } = await build("chunks.colink", (i) => {
+      const l = i.layers[0];
+      l.chunkBytes = 512;
+      l.chunkCrc32c = Uint32Array.from({ length: 4 }, (_, c) => crc32c(bytes(40 * 48, 100).subarray(c * 512, (c + 1) * 512)));
+    });
+    const l = input.layers[0];
+    expect(chunksCovering(l, 600, 1100)).toEqual([1, 3]);
+    expect(checkRegionChunks(l, 0, regions[0], "x")).toBe(4);
+    expect(checkRegionChunks(l, 500, regions[0].subarray(500, 1600), "x")).toBe(2); // chunks 1 and 2 lie inside
+    expect(checkRegionChunks(l, 1536, regions[0].subarray(1536), "x")).toBe(1); // the short last chunk
+    const bad = regions[0].slice();
+    bad[1030] ^= 1;
+    expect(() => checkRegionChunks(l, 0, bad, "x")).toThrow(/layer 0 region chunk 2 is corrupt/);
   });
 
   it("reports a missing file as NOT_FOUND", async () => {

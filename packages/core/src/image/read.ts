@@ -7,7 +7,7 @@ import { crc32c } from "../crc32c.js";
 import { ColinkError, fail, fromSystemError } from "../errors.js";
 import { decodeSuperblock, hex, SUPERBLOCK_BYTES } from "./format.js";
 import { decodeImageIndex } from "./proto.js";
-import type { ImageInfo, ImageVerifyResult } from "./types.js";
+import type { ImageInfo, ImageLayerInfo, ImageVerifyResult } from "./types.js";
 import { indexToImageInfo } from "./validate.js";
 
 async function openForRead(file: string): Promise<fs.FileHandle> {
@@ -135,4 +135,36 @@ export async function verifyImage(file: string, opts: VerifyOptions = {}): Promi
   } finally {
     await h.close().catch(() => {});
   }
+}
+
+/** The chunks [first, last) of a layer region that overlap region bytes [start, end). */
+export function chunksCovering(layer: ImageLayerInfo, start: number, end: number): [number, number] {
+  const C = layer.chunkBytes;
+  return [Math.floor(start / C), Math.min(layer.chunkCrc32c.length, Math.ceil(end / C))];
+}
+
+/**
+ * For loaders that check data as they read it: verifies every chunk lying wholly
+ * inside `bytes`, which hold the layer's region bytes from `regionStart` on (widen a
+ * read to chunk boundaries with chunksCovering to check all of it). Returns how many
+ * chunks were checked; throws CHECKSUM naming the layer, chunk and byte range.
+ */
+export function checkRegionChunks(layer: ImageLayerInfo, regionStart: number, bytes: Uint8Array, file: string): number {
+  const C = layer.chunkBytes;
+  const end = regionStart + bytes.length;
+  let checked = 0;
+  for (let c = Math.ceil(regionStart / C); c * C < end && c < layer.chunkCrc32c.length; c++) {
+    const c0 = c * C;
+    const c1 = Math.min(c0 + C, layer.regionLength);
+    if (c1 > end) break;
+    const crc = crc32c(bytes.subarray(c0 - regionStart, c1 - regionStart));
+    if (crc !== layer.chunkCrc32c[c])
+      throw new ColinkError(
+        "CHECKSUM",
+        `${file}: layer ${layer.layer} region chunk ${c} is corrupt (bytes [${layer.regionOffset + c0}, ${layer.regionOffset + c1})): CRC32C ${hex(crc)} != stored ${hex(layer.chunkCrc32c[c])}`,
+        file,
+      );
+    checked++;
+  }
+  return checked;
 }
