@@ -306,6 +306,13 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
   summary.report = report;
 }
 
+/** A path as the user would type it: relative to the working directory when inside it. */
+function shown(p: string | undefined): string {
+  if (p === undefined) return "";
+  const rel = path.relative(process.cwd(), p);
+  return rel.startsWith("..") || path.isAbsolute(rel) ? p : rel;
+}
+
 /** The table printed at the end of a run. */
 export function summaryText(s: PipelineSummary): string {
   const rows = Object.entries(s.methods).map(([m, t]) => [
@@ -321,10 +328,10 @@ export function summaryText(s: PipelineSummary): string {
   return [
     table(["method", "reads/token", "KiB/token", "I/O ms/token", "hit rate", "vs identity", "vs neuralink"], rows),
     "",
-    `* packed and verified: ${s.image}`,
+    `* packed and verified: ${shown(s.image)}`,
     `held-out tokens: ${s.tokens?.heldout ?? 0}; cache: ${s.cache?.bundles_per_layer ?? 0} bundles per layer; device ${s.config.device}; dtype ${s.config.dtype}`,
     `stages: ${s.stages.length} (${cached} cached); ${s.seconds.toFixed(1)} s`,
-    `report: ${s.report}`,
-    `summary: ${path.join(s.config.out, s.name, "summary.json")}`,
+    `report: ${shown(s.report)}`,
+    `summary: ${shown(path.join(s.config.out, s.name, "summary.json"))}`,
   ].join("\n");
 }
