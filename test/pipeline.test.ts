@@ -136,4 +136,15 @@ describe("colink pipeline", () => {
     expect(lines).toHaveLength(1);
     expect(lines[0]).toMatch(/cacheFraction must be a number in \[0, 1\)/);
   });
+
+  it("a stage that fails exits 1 and leaves summary.json with status error for CI", () => {
+    const corpus = path.join(out, "tiny.txt");
+    writeFileSync(corpus, "short");
+    const r = colink(["pipeline", "--out", out, "--name", "broken", "--corpus", corpus]);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toMatch(/^colink: .*tiny\.txt/m);
+    const s = JSON.parse(readFileSync(path.join(out, "broken", "summary.json"), "utf8"));
+    expect(s.status).toBe("error");
+    expect(s.error.message).toMatch(/tiny\.txt/);
+  }, RUN_MS);
 });
