@@ -3,11 +3,11 @@
  * plain options and returns the stage's JSON-able result (what the stage's own
  * command prints with --json), which the runner stores in the stage manifest.
  */
-import { ColinkError, type ImageInfo, type ImageVerifyResult, type StoredDtype, readImageInfo, verifyImage } from "@colink/core";
+import { type ImageInfo, type ImageVerifyResult, type StoredDtype, readImageInfo, verifyImage } from "@colink/core";
 import { type ReplayResult, replay as replayImages } from "@colink/loader";
 import { type PackResult, packImage } from "@colink/packer";
 import { type Method, type PlaceResult, placeTraces } from "@colink/placer";
-import * as profiler from "@colink/profiler";
+import { type ProfileResult, profileModel } from "@colink/profiler";
 
 export interface ProfileOptions {
   model: string;
@@ -20,13 +20,7 @@ export interface ProfileOptions {
   quiet: boolean;
 }
 
-export async function profile(o: ProfileOptions): Promise<Record<string, unknown>> {
-  // looked up at run time: the profiler's programmatic API landed last
-  const profileModel = (profiler as Record<string, unknown>).profileModel as
-    | ((opts: Record<string, unknown>) => Promise<Record<string, unknown>>)
-    | undefined;
-  if (typeof profileModel !== "function")
-    throw new ColinkError("UNSUPPORTED", "@colink/profiler does not export profileModel(); the pipeline cannot profile");
+export async function profile(o: ProfileOptions): Promise<ProfileResult> {
   return profileModel({
     model: o.model,
     corpus: [o.corpus],
