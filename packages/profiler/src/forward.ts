@@ -8,7 +8,8 @@
  * (formula in docs/profiler.md). `onFfn` sees each layer's FFN activation values
  * [B·T, ffn] (act(gate)·up, or relu(fc1) for OPT) before the down projection.
  */
-import type { Checkpoint, ModelSpec } from "@colink/core";
+import * as path from "node:path";
+import { type Checkpoint, FLOAT_DTYPES, fail, type ModelSpec } from "@colink/core";
 import { causalMask, type Kernels } from "./onnx.js";
 import { activate, addInPlace, applyRope, layerNorm, mulInPlace, repeatKv, rmsNorm } from "./ops.js";
 
@@ -30,6 +31,61 @@ export interface ForwardResult {
 
 /** Models whose weights take at most this much as float32 keep them in memory across batches. */
 export const WEIGHT_CACHE_BYTES = 1 << 30;
+
+/** Every tensor a forward pass reads (without the head), with the shape it must have. */
+export function requiredTensors(s: ModelSpec): [string, number[]][] {
+  const d = s.hidden;
+  const out: [string, number[]][] = [];
+  if (s.family === "llama") {
+    const qd = s.heads * s.headDim;
+    const kvd = s.kvHeads * s.headDim;
+    out.push(["model.embed_tokens.weight", [s.vocab, d]]);
+    for (let l = 0; l < s.layers; l++) {
+      const p = `model.layers.${l}.`;
+      out.push(
+        [`${p}input_layernorm.weight`, [d]],
+        [`${p}self_attn.q_proj.weight`, [qd, d]],
+        [`${p}self_attn.k_proj.weight`, [kvd, d]],
+        [`${p}self_attn.v_proj.weight`, [kvd, d]],
+        [`${p}self_attn.o_proj.weight`, [d, qd]],
+        [`${p}post_attention_layernorm.weight`, [d]],
+        [`${p}mlp.gate_proj.weight`, [s.ffn, d]],
+        [`${p}mlp.up_proj.weight`, [s.ffn, d]],
+        [`${p}mlp.down_proj.weight`, [d, s.ffn]],
+      );
+    }
+    return out;
+  }
+  const P = "model.decoder.";
+  out.push([`${P}embed_tokens.weight`, [s.vocab, s.wordEmbedProjDim]], [`${P}embed_positions.weight`, [s.maxPositions + 2, d]]);
+  if (s.wordEmbedProjDim !== d) out.push([`${P}project_in.weight`, [d, s.wordEmbedProjDim]]);
+  for (let l = 0; l < s.layers; l++) {
+    const p = `${P}layers.${l}.`;
+    const lin = (name: string, o: number, i: number) => {
+      out.push([`${p}${name}.weight`, [o, i]]);
+      if (s.enableBias) out.push([`${p}${name}.bias`, [o]]);
+    };
+    for (const n of ["q_proj", "k_proj", "v_proj", "out_proj"]) lin(`self_attn.${n}`, d, d);
+    lin("fc1", s.ffn, d);
+    lin("fc2", d, s.ffn);
+    for (const n of ["self_attn_layer_norm", "final_layer_norm"]) out.push([`${p}${n}.weight`, [d]], [`${p}${n}.bias`, [d]]);
+  }
+  return out;
+}
+
+/** Checks up front that every tensor exists with a float dtype and the expected shape. */
+export function checkCheckpoint(s: ModelSpec, ck: Checkpoint): void {
+  for (const [name, shape] of requiredTensors(s)) {
+    const t = ck.tensor(name); // NOT_FOUND names the weights file and the tensor
+    const file = path.basename(t.file);
+    if (!FLOAT_DTYPES.includes(t.dtype))
+      fail("UNSUPPORTED", `${file}: tensor "${name}" has dtype ${t.dtype}; colink computes with F32, F16 or BF16 tensors`, t.file);
+    const okShape = name.endsWith("embed_positions.weight")
+      ? t.shape.length === 2 && t.shape[1] === shape[1] && t.shape[0] >= 2
+      : t.shape.length === shape.length && t.shape.every((v, i) => v === shape[i]);
+    if (!okShape) fail("BAD_FORMAT", `${file}: tensor "${name}" has shape [${t.shape.join(", ")}], config.json implies [${shape.join(", ")}]`, t.file);
+  }
+}
 
 export class Forward {
   private readonly masks = new Map<number, Float32Array>();

@@ -18,7 +18,7 @@ import {
   TraceWriter,
 } from "@colink/core";
 import { type ActiveCsr, calibrateTau, checkRule, type RuleName, selectActive } from "./activation.js";
-import { Forward } from "./forward.js";
+import { checkCheckpoint, Forward } from "./forward.js";
 import { Kernels } from "./onnx.js";
 import { byteTokens, hfTokens, npyTokens } from "./tokens.js";
 
@@ -80,7 +80,7 @@ async function exists(p: string): Promise<boolean> {
 async function tokenStream(
   o: ProfileOptions,
   spec: ModelSpec,
-  say: (m: string) => void,
+  notes: string[],
 ): Promise<{ ids: Int32Array; tokenizer: string; source: string }> {
   const corpus = o.corpus ?? [];
   if (o.tokenIds) {
@@ -94,7 +94,8 @@ async function tokenStream(
     const own = path.join(o.model, "tokenizer.json");
     if (await exists(own)) tok = own;
     else if (spec.vocab === 256) {
-      say(`colink: ${o.model} has no tokenizer.json and a vocabulary of 256: reading the corpus as bytes (token id = byte value)`);
+      // Said only once the corpus proved usable, so a bad corpus still fails in one line.
+      notes.push(`colink: ${o.model} has no tokenizer.json and a vocabulary of 256: reading the corpus as bytes (token id = byte value)`);
       tok = "bytes";
     } else
       fail(
@@ -128,7 +129,9 @@ export async function profileModel(o: ProfileOptions): Promise<ProfileResult> {
     const spec = modelSpecFromConfig(ck.config, path.join(o.model, "config.json"));
     if (seqLen > spec.maxPositions)
       fail("BAD_ARGUMENT", `--seq-len ${seqLen} exceeds the model's max_position_embeddings ${spec.maxPositions}`);
-    const { ids, tokenizer, source } = await tokenStream(o, spec, say);
+    checkCheckpoint(spec, ck);
+    const notes: string[] = [];
+    const { ids, tokenizer, source } = await tokenStream(o, spec, notes);
     for (let i = 0; i < ids.length; i++)
       if (ids[i] >= spec.vocab) fail("BAD_ARGUMENT", `${source}: token id ${ids[i]} at index ${i} is outside the model's vocabulary of ${spec.vocab}`);
     const sequences = Math.floor(ids.length / seqLen);
@@ -136,6 +139,7 @@ export async function profileModel(o: ProfileOptions): Promise<ProfileResult> {
     const dropped = ids.length - tokens;
     if (sequences === 0)
       fail("BAD_ARGUMENT", `${source}: ${ids.length} tokens, fewer than one sequence of --seq-len ${seqLen} (is the corpus empty?)`);
+    for (const m of notes) say(m);
     if (dropped > 0) say(`colink: dropped the last ${dropped} tokens (a partial sequence of --seq-len ${seqLen})`);
     const split = holdoutSplit(sequences, holdout, seed);
     const used = ids.subarray(0, tokens);
