@@ -175,10 +175,31 @@ describe("colink pack / inspect / verify", () => {
     const good = readFileSync(img("f16"));
     const info = JSON.parse(colink(["inspect", img("f16"), "--json"]).stdout);
     const variants: [string, (b: Buffer) => Buffer, RegExp][] = [
-      ["index", (b) => ((b[info.superblock.indexOffset + 10] ^= 0x01), b), /index is corrupt: CRC32C/],
-      ["version", (b) => (b.writeUInt32LE(7, 8), b), /unsupported colink image format version 7/],
+      [
+        "index",
+        (b) => {
+          b[info.superblock.indexOffset + 10] ^= 0x01;
+          return b;
+        },
+        /index is corrupt: CRC32C/,
+      ],
+      [
+        "version",
+        (b) => {
+          b.writeUInt32LE(7, 8);
+          return b;
+        },
+        /unsupported colink image format version 7/,
+      ],
       ["truncated", (b) => b.subarray(0, b.length - 4096), /truncated/],
-      ["magic", (b) => (b.write("GGUF", 0), b), /not a colink image/],
+      [
+        "magic",
+        (b) => {
+          b.write("GGUF", 0);
+          return b;
+        },
+        /not a colink image/,
+      ],
     ];
     for (const [name, edit, re] of variants) {
       const f = path.join(dir, `bad-${name}.colink`);
