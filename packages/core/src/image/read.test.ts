@@ -42,7 +42,7 @@ interface Built {
  * neurons with d = 8 f16 parts (48-byte bundles), chunk 4096 so a region has 1 chunk.
  * `tweak` edits the index before it is written (with valid checksums) to test validation.
  */
-async function build(name: string, tweak?: (input: ImageIndexInput) => void, order?: number[]): Promise<Built> {
+async function build(name: string, tweak?: (input: ImageIndexInput) => void, order?: number[], regionsFrom = 0): Promise<Built> {
   const file = path.join(dir, name);
   const n = 40;
   const d = 8;
@@ -51,7 +51,7 @@ async function build(name: string, tweak?: (input: ImageIndexInput) => void, ord
   const regions: Uint8Array[] = [];
   let at = IMAGE_ALIGNMENT;
   const tensorOffset = at;
-  at = alignUp(at + tensor.length);
+  at = Math.max(alignUp(at + tensor.length), regionsFrom);
   const layers: ImageLayerInfo[] = [];
   for (let l = 0; l < 2; l++) {
     const region = bytes(n * bundleBytes, 100 + l);
@@ -219,6 +219,17 @@ describe("readImageInfo", () => {
     const bad = regions[0].slice();
     bad[1030] ^= 1;
     expect(() => checkRegionChunks(l, 0, bad, "x")).toThrow(/layer 0 region chunk 2 is corrupt/);
+  });
+
+  it("handles offsets beyond 4 GiB (sparse file)", async () => {
+    const from = 2 ** 32 + 8 * 4096;
+    const { file, input } = await build("big.colink", undefined, undefined, from);
+    const info = await readImageInfo(file);
+    expect(info.layers[0].regionOffset).toBe(from);
+    expect(info.indexOffset).toBeGreaterThan(2 ** 32);
+    expect(info.layers[1].regionOffset).toBe(input.layers[1].regionOffset);
+    expect((await verifyImage(file)).chunks).toBe(2);
+    await fs.rm(file);
   });
 
   it("reports a missing file as NOT_FOUND", async () => {
