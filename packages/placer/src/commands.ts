@@ -29,7 +29,7 @@ const placeCommand: CommandModule = {
       .option("threads", { type: "number", describe: "Worker threads, layers in parallel (default: the machine's cores, at most 8)" })
       .option("k", { type: "number", default: 16, describe: "colink: strongest neighbours kept per neuron in the graph" })
       .option("pair-tokens", { type: "number", default: 2048, describe: "colink: fit tokens (evenly spaced) used for pair counts" })
-      .option("weight", { choices: ["p", "jaccard"], default: "p", describe: "colink: edge weight, co-activation probability or Jaccard" })
+      .option("weight", { choices: ["jaccard", "p"], default: "jaccard", describe: "colink: weight that picks each neuron's k neighbours: Jaccard or co-activation probability" })
       .example("colink place --traces out/real.arrow --out placement.json", "colink's order, no DRAM cache")
       .example("colink place -t out/s7b.arrow --method neuralink --bundle-bytes 6912 -o nl.json", "the paper's baseline for q4 bundles")
       .example("colink place -t out/real.arrow --cache-fraction 0.1 -o p.json", "order and a declared cache of 10% of each layer"),

@@ -3,8 +3,8 @@
  * the cache it declares. Runs in a worker thread or inline; input and output are
  * plain data (typed arrays), so it can be posted between threads without copies.
  */
-import type { CacheSpec, DeviceProfile } from "@colink/core";
-import { cacheCandidates, chooseBest, type Candidate } from "./codesign.js";
+import { type CacheSpec, type DeviceProfile, NO_CACHE } from "@colink/core";
+import { cacheCandidates, chooseBest, type Candidate, hottest } from "./codesign.js";
 import { activationCounts, type LayerTokens } from "./cooccur.js";
 import {
   buildColinkGraph,
@@ -25,6 +25,8 @@ export interface LayerJob {
   device: DeviceProfile;
   bundleBytes: number;
   colink: ColinkOptions;
+  /** Fit tokens the cache/order candidates are scored on (default 4096). */
+  chooseTokens?: number;
 }
 
 export interface LayerResult {
@@ -55,8 +57,16 @@ export function placeLayer(job: LayerJob): LayerResult {
     freq = g.freq;
     communities = g.communities;
     candidates = cacheCandidates(freq, budget, (mask) => colinkOrder(g, mask));
-    // refinement on the fit tokens: keep hot-first order where it is cheaper
-    if (budget <= 0) candidates.push({ name: "frequency", order: frequencyOrder(freq), cache: { pinned: [], lru: 0, gapfill: false } });
+    // Refinement on the fit tokens: the hottest neurons, which co-fire with nearly
+    // everything, scatter reads when linked into communities; candidates set the top
+    // 1%, 2% or 5% apart in one block (and plain hot-first order) and the fit replay picks.
+    if (budget <= 0) {
+      for (const pct of [1, 2, 5]) {
+        const hot = hottest(freq, Math.floor((pct * n) / 100));
+        if (hot.ids.length > 0) candidates.push({ name: `hot-block-${pct}%`, order: colinkOrder(g, hot.mask), cache: { ...NO_CACHE, pinned: [] } });
+      }
+      candidates.push({ name: "frequency", order: frequencyOrder(freq), cache: { ...NO_CACHE, pinned: [] } });
+    }
   } else {
     freq = activationCounts(data);
     const order =
@@ -66,7 +76,11 @@ export function placeLayer(job: LayerJob): LayerResult {
     candidates = cacheCandidates(freq, budget, () => order).filter((c) => c.name === "none" || c.name === "pin" || c.name === "lru");
   }
   const t1 = performance.now();
-  const best = chooseBest(candidates, data, device, bundleBytes);
+  // Candidates are scored on (at most) the first 4096 fit tokens: whole sequences in
+  // order, so the caches see real token-to-token reuse, at a bounded cost.
+  const m = Math.min(data.tokens, job.chooseTokens ?? 4096);
+  const scored: LayerTokens = { neurons: n, tokens: m, offsets: data.offsets.subarray(0, m + 1), ids: data.ids };
+  const best = chooseBest(candidates, scored, device, bundleBytes);
   const t2 = performance.now();
   return {
     layer: job.layer,

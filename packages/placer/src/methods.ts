@@ -3,7 +3,7 @@
  * functions on plain data (CSR tokens + options) returning plain data (docs/placement.md).
  */
 import { UndirectedGraph } from "graphology";
-import { activationCounts, countPairs, type LayerTokens, sampleTokens, topKEdges, type WeightKind } from "./cooccur.js";
+import { activationCounts, countPairs, type LayerTokens, type PairCounts, sampleTokens, topKEdges, type WeightKind } from "./cooccur.js";
 import { concatPaths, PathLinker } from "./link.js";
 import { louvain } from "./louvain.js";
 
@@ -34,29 +34,48 @@ export function neuralinkOrder(data: LayerTokens): Uint32Array {
   const n = data.neurons;
   if (n <= 1) return identityLayerOrder(n);
   const pc = countPairs(data);
+  const linker = new PathLinker(n);
+  linkByCountDesc(linker, pc, identityLayerOrder(n));
+  return concatPaths(linker.paths(), n);
+}
+
+/**
+ * Greedy linking over every pair of `nodes` (ascending ids) by co-activation count,
+ * descending (ties: lower first id, then lower second id; zero counts skipped). The
+ * sort is a counting sort on the integer counts: exact and O(pairs).
+ */
+export function linkByCountDesc(linker: PathLinker, pc: PairCounts, nodes: Uint32Array): void {
   const { counts, rowBase } = pc;
+  const m = nodes.length;
   let max = 0;
   let positive = 0;
-  for (let x = 0; x < counts.length; x++) {
-    const c = counts[x];
-    if (c > 0) positive++;
-    if (c > max) max = c;
+  for (let x = 0; x < m - 1; x++) {
+    const base = rowBase[nodes[x]];
+    for (let y = x + 1; y < m; y++) {
+      const c = counts[base + nodes[y]];
+      if (c > 0) positive++;
+      if (c > max) max = c;
+    }
   }
   const start = new Float64Array(max + 2);
-  for (let x = 0; x < counts.length; x++) if (counts[x] > 0) start[counts[x]]++;
-  // descending: bucket max first
-  let acc = 0;
+  for (let x = 0; x < m - 1; x++) {
+    const base = rowBase[nodes[x]];
+    for (let y = x + 1; y < m; y++) start[counts[base + nodes[y]]]++;
+  }
+  let acc = 0; // buckets from the largest count down
   for (let c = max; c >= 1; c--) {
     const h = start[c];
     start[c] = acc;
     acc += h;
   }
-  const Pair = n <= 65536 ? Uint16Array : Uint32Array;
+  const Pair = pc.neurons <= 65536 ? Uint16Array : Uint32Array;
   const pi = new Pair(positive);
   const pj = new Pair(positive);
-  for (let i = 0; i < n - 1; i++) {
+  for (let x = 0; x < m - 1; x++) {
+    const i = nodes[x];
     const base = rowBase[i];
-    for (let j = i + 1; j < n; j++) {
+    for (let y = x + 1; y < m; y++) {
+      const j = nodes[y];
       const c = counts[base + j];
       if (c === 0) continue;
       const at = start[c]++;
@@ -64,9 +83,8 @@ export function neuralinkOrder(data: LayerTokens): Uint32Array {
       pj[at] = j;
     }
   }
-  const linker = new PathLinker(n);
-  for (let e = 0; e < positive && linker.links < n - 1; e++) linker.tryLink(pi[e], pj[e]);
-  return concatPaths(linker.paths(), n);
+  const target = linker.n - 1;
+  for (let e = 0; e < positive && linker.links < target; e++) linker.tryLink(pi[e], pj[e]);
 }
 
 export interface ColinkOptions {
@@ -74,10 +92,14 @@ export interface ColinkOptions {
   k?: number;
   /** Minimum co-activation count of a kept edge (default 2). */
   minCount?: number;
-  /** Edge weight: co-activation probability or Jaccard (default "p"). */
+  /** Weight that picks each neuron's k neighbours: Jaccard (default) or co-activation probability. */
   weight?: WeightKind;
   /** Fit tokens used for pair counts, evenly spaced (default 2048). */
   pairTokens?: number;
+  /** Order in which pruned edges are linked: by co-activation count (the paper's P, default) or by the weight. */
+  linkBy?: "p" | "weight";
+  /** Link intra-community edges before the others (default true). */
+  intraFirst?: boolean;
   /** Louvain resolution (default 1). */
   resolution?: number;
   seed?: number;
@@ -92,6 +114,8 @@ export interface ColinkGraph {
   eb: Uint32Array;
   community: Int32Array;
   communities: number;
+  /** Pair counts on the token sample, for joining path ends the pruned graph left open. */
+  pairs: PairCounts;
 }
 
 function mulberry32(seed: number): () => number {
@@ -115,7 +139,7 @@ export function buildColinkGraph(data: LayerTokens, opts: ColinkOptions = {}): C
   for (let r = 0; r < rows.length; r++)
     for (let p = data.offsets[rows[r]]; p < data.offsets[rows[r] + 1]; p++) sampleFreq[data.ids[p]]++;
   const pc = countPairs(data, rows);
-  const { a, b, w } = topKEdges(pc, sampleFreq, k, opts.minCount ?? 2, opts.weight ?? "p");
+  const { a, b, w, c } = topKEdges(pc, sampleFreq, k, opts.minCount ?? 2, opts.weight ?? "jaccard");
   const community = new Int32Array(n);
   let communities = 1;
   if (a.length > 0) {
@@ -131,8 +155,10 @@ export function buildColinkGraph(data: LayerTokens, opts: ColinkOptions = {}): C
     communities = max + 1;
   }
   const idx = Array.from({ length: a.length }, (_, e) => e);
-  const intra = (e: number): number => (community[a[e]] === community[b[e]] ? 1 : 0);
-  idx.sort((x, y) => intra(y) - intra(x) || w[y] - w[x] || a[x] - a[y] || b[x] - b[y]);
+  const intraFirst = opts.intraFirst ?? true;
+  const intra = (e: number): number => (intraFirst && community[a[e]] === community[b[e]] ? 1 : 0);
+  const key = opts.linkBy === "weight" ? w : c;
+  idx.sort((x, y) => intra(y) - intra(x) || key[y] - key[x] || a[x] - a[y] || b[x] - b[y]);
   return {
     neurons: n,
     freq,
@@ -140,6 +166,7 @@ export function buildColinkGraph(data: LayerTokens, opts: ColinkOptions = {}): C
     eb: Uint32Array.from(idx, (e) => b[e]),
     community,
     communities,
+    pairs: pc,
   };
 }
 
@@ -159,6 +186,11 @@ export function colinkOrder(g: ColinkGraph, exclude?: Uint8Array): Uint32Array {
     if (exclude && (exclude[i] || exclude[j])) continue;
     linker.tryLink(i, j);
   }
+  // The pruned graph leaves many paths open; join their ends the way the paper would
+  // have (all pairs of ends by count, descending), which needs only the ends' pairs.
+  const ends: number[] = [];
+  for (let i = 0; i < n; i++) if (!exclude?.[i] && linker.nb1[i] === -1) ends.push(i);
+  linkByCountDesc(linker, g.pairs, Uint32Array.from(ends));
   let include: Uint8Array | undefined;
   if (exclude) include = Uint8Array.from(exclude, (x) => (x ? 0 : 1));
   const paths = linker.paths(include);

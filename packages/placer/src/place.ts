@@ -89,7 +89,7 @@ export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
 
   const fit = await readSplit(set, 0);
   const fitTokens = fit[0].tokens;
-  const colink = { k, minCount: opts.minCount ?? 2, weight: opts.weight ?? "p", pairTokens: opts.pairTokens ?? 2048, seed };
+  const colink = { k, minCount: opts.minCount ?? 2, weight: opts.weight ?? "jaccard", pairTokens: opts.pairTokens ?? 2048, seed };
   function* jobs(): Generator<LayerJob> {
     for (let l = 0; l < set.layers; l++) {
       const data = fit[l];

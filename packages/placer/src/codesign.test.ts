@@ -1,0 +1,68 @@
+import { budgetForFraction, cacheSize, type DeviceProfile, NO_CACHE } from "@colink/core";
+import { describe, expect, it } from "vitest";
+import { fitCostUs } from "./codesign.js";
+import type { LayerTokens } from "./cooccur.js";
+import { placeLayer } from "./layer.js";
+import { METHODS } from "./methods.js";
+
+// 1 us per 1 KiB bundle, 10 us per request: gaps of up to 9 bundles are read through.
+const dev: DeviceProfile = {
+  name: "test",
+  description: "",
+  latencyUs: 10,
+  bandwidthBytesPerSec: 1024e6,
+  maxRequestBytes: 64 * 1024,
+  queueDepth: 1,
+  source: "",
+};
+const identity = Array.from({ length: 16 }, (_, i) => i);
+
+function csr(neurons: number, tokens: number[][]): LayerTokens {
+  const offsets = new Int32Array(tokens.length + 1);
+  tokens.forEach((t, i) => {
+    offsets[i + 1] = offsets[i] + t.length;
+  });
+  return { neurons, tokens: tokens.length, offsets, ids: Uint16Array.from(tokens.flat()) };
+}
+
+describe("cost model on fit tokens, by hand", () => {
+  // t0 [0,3]: one merged read of slots 0..3 (gap 1,2): 10 + 4 = 14 us.
+  // t1 [1,2]: a read of 2 slots (12 us) unless 1 and 2 are cached.
+  const data = csr(16, [[0, 3], [1, 2]]);
+  it("no cache", () => {
+    expect(fitCostUs(data, identity, NO_CACHE, dev, 1024)).toBeCloseTo(14 + 12, 9);
+  });
+  it("lru without gapfill does not keep gap bundles", () => {
+    expect(fitCostUs(data, identity, { pinned: [], lru: 4, gapfill: false }, dev, 1024)).toBeCloseTo(26, 9);
+  });
+  it("lru with gapfill keeps the gap bundles the merged read brought in", () => {
+    expect(fitCostUs(data, identity, { pinned: [], lru: 4, gapfill: true }, dev, 1024)).toBeCloseTo(14, 9);
+  });
+  it("gapfill never evicts the token's own bundles: with room for 2 only, gaps are not admitted", () => {
+    expect(fitCostUs(data, identity, { pinned: [], lru: 2, gapfill: true }, dev, 1024)).toBeCloseTo(26, 9);
+  });
+  it("pinned bundles are hits; a read still spans them when it merges through", () => {
+    expect(fitCostUs(data, identity, { pinned: [1, 2], lru: 0, gapfill: false }, dev, 1024)).toBeCloseTo(14, 9);
+    // pinned 3: t0 reads slot 0 alone (11 us), t1 reads 1..2 (12 us)
+    expect(fitCostUs(data, identity, { pinned: [3], lru: 0, gapfill: false }, dev, 1024)).toBeCloseTo(23, 9);
+  });
+});
+
+describe("declared cache", () => {
+  it("never exceeds floor(F x N)", () => {
+    const tokens: number[][] = [];
+    for (let t = 0; t < 120; t++) tokens.push(Array.from({ length: 6 }, (_, i) => (t * 7 + i * 13) % 97).sort((a, b) => a - b));
+    const data = csr(97, tokens.map((t) => Array.from(new Set(t))));
+    for (const F of [0, 0.01, 0.05, 0.1, 0.33]) {
+      const budget = budgetForFraction(F, 97);
+      for (const method of METHODS) {
+        const r = placeLayer({ layer: 0, method, data, budget, device: dev, bundleBytes: 1024, colink: {} });
+        if (budget === 0) expect(r.cache).toBeUndefined();
+        else {
+          expect(r.cache).toBeDefined();
+          expect(cacheSize(r.cache!)).toBeLessThanOrEqual(Math.floor(F * 97));
+        }
+      }
+    }
+  });
+});

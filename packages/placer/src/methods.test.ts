@@ -1,0 +1,145 @@
+import { describe, expect, it } from "vitest";
+import { countPairs, countPairsPopcount, type LayerTokens } from "./cooccur.js";
+import { PathLinker } from "./link.js";
+import { buildColinkGraph, colinkOrder, frequencyOrder, identityLayerOrder, METHODS, neuralinkOrder } from "./methods.js";
+import { placeLayer } from "./layer.js";
+import type { DeviceProfile } from "@colink/core";
+
+const dev: DeviceProfile = {
+  name: "test",
+  description: "",
+  latencyUs: 10,
+  bandwidthBytesPerSec: 1024e6,
+  maxRequestBytes: 64 * 1024,
+  queueDepth: 1,
+  source: "",
+};
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0 || 1;
+  return () => {
+    s ^= s << 13;
+    s >>>= 0;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    s >>>= 0;
+    return s / 4294967296;
+  };
+}
+
+function csr(neurons: number, tokens: number[][]): LayerTokens {
+  const offsets = new Int32Array(tokens.length + 1);
+  const flat: number[] = [];
+  tokens.forEach((t, i) => {
+    const sorted = Array.from(new Set(t)).sort((a, b) => a - b);
+    flat.push(...sorted);
+    offsets[i + 1] = flat.length;
+  });
+  return { neurons, tokens: tokens.length, offsets, ids: Uint16Array.from(flat) };
+}
+
+/** 12 clusters of 8 neurons with shuffled ids; each token fires 2 whole clusters. */
+function planted(seed: number): { data: LayerTokens; clusters: number[][] } {
+  const r = rng(seed);
+  const n = 96;
+  const ids = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [ids[i], ids[j]] = [ids[j], ids[i]];
+  }
+  const clusters = Array.from({ length: 12 }, (_, c) => ids.slice(c * 8, c * 8 + 8));
+  const tokens: number[][] = [];
+  for (let t = 0; t < 400; t++) {
+    const a = Math.floor(r() * 12);
+    const b = (a + 1 + Math.floor(r() * 11)) % 12;
+    tokens.push([...clusters[a], ...clusters[b]]);
+  }
+  return { data: csr(n, tokens), clusters };
+}
+
+function isPermutation(order: ArrayLike<number>, n: number): boolean {
+  if (order.length !== n) return false;
+  const seen = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    if (order[i] < 0 || order[i] >= n || seen[order[i]]) return false;
+    seen[order[i]] = 1;
+  }
+  return true;
+}
+
+function contiguous(order: ArrayLike<number>, cluster: number[]): boolean {
+  const pos = cluster.map((id) => Array.prototype.indexOf.call(order, id) as number).sort((a, b) => a - b);
+  return pos[pos.length - 1] - pos[0] === cluster.length - 1;
+}
+
+function randomTokens(n: number, count: number, seed: number): LayerTokens {
+  const r = rng(seed);
+  const tokens: number[][] = [];
+  for (let t = 0; t < count; t++) tokens.push(Array.from({ length: 1 + Math.floor(r() * 12) }, () => Math.floor(r() ** 2 * n)));
+  return csr(n, tokens);
+}
+
+describe("pair counting", () => {
+  it("sparse counting and bit-packed popcount agree, and match a hand count", () => {
+    const data = csr(5, [[0, 1, 2], [1, 2], [2, 4], [0, 4]]);
+    const a = countPairs(data);
+    const b = countPairsPopcount(data);
+    expect(Array.from(a.counts)).toEqual(Array.from(b.counts));
+    const at = (i: number, j: number) => a.counts[a.rowBase[i] + j];
+    expect(at(0, 1)).toBe(1);
+    expect(at(1, 2)).toBe(2);
+    expect(at(2, 4)).toBe(1);
+    expect(at(0, 4)).toBe(1);
+    expect(at(3, 4)).toBe(0);
+    const big = randomTokens(300, 200, 5);
+    expect(Array.from(countPairs(big, undefined, 64).counts)).toEqual(Array.from(countPairsPopcount(big).counts));
+  });
+});
+
+describe("PathLinker", () => {
+  it("links only path ends of different paths", () => {
+    const l = new PathLinker(4);
+    expect(l.tryLink(0, 1)).toBe(true);
+    expect(l.tryLink(1, 2)).toBe(true);
+    expect(l.tryLink(2, 0)).toBe(false); // would close a cycle
+    expect(l.tryLink(1, 3)).toBe(false); // 1 is interior
+    expect(l.tryLink(3, 2)).toBe(true);
+    expect(l.paths().map((p) => Array.from(p))).toEqual([[0, 1, 2, 3]]);
+  });
+});
+
+describe("methods", () => {
+  it("every method returns a permutation, with and without a cache budget", () => {
+    const data = randomTokens(200, 300, 1);
+    for (const method of METHODS)
+      for (const budget of [0, 20]) {
+        const r = placeLayer({ layer: 0, method, data, budget, device: dev, bundleBytes: 1024, colink: { pairTokens: 200 } });
+        expect(isPermutation(r.order, 200)).toBe(true);
+      }
+    expect(isPermutation(neuralinkOrder(data), 200)).toBe(true);
+    expect(Array.from(identityLayerOrder(4))).toEqual([0, 1, 2, 3]);
+    expect(Array.from(frequencyOrder([1, 5, 5, 0]))).toEqual([1, 2, 0, 3]);
+  });
+
+  it("neuralink and colink recover planted clusters as contiguous runs", () => {
+    const { data, clusters } = planted(42);
+    const nl = neuralinkOrder(data);
+    const g = buildColinkGraph(data, { k: 8 });
+    expect(g.communities).toBe(12);
+    const cl = colinkOrder(g);
+    const placed = placeLayer({ layer: 0, method: "colink", data, budget: 0, device: dev, bundleBytes: 1024, colink: { k: 8 } });
+    for (const c of clusters) {
+      expect(contiguous(nl, c)).toBe(true);
+      expect(contiguous(cl, c)).toBe(true);
+      expect(contiguous(placed.order, c)).toBe(true);
+    }
+  });
+
+  it("is deterministic", () => {
+    const data = randomTokens(150, 200, 9);
+    const a = placeLayer({ layer: 0, method: "colink", data, budget: 15, device: dev, bundleBytes: 1024, colink: { seed: 3 } });
+    const b = placeLayer({ layer: 0, method: "colink", data, budget: 15, device: dev, bundleBytes: 1024, colink: { seed: 3 } });
+    expect(Array.from(a.order)).toEqual(Array.from(b.order));
+    expect(a.cache).toEqual(b.cache);
+  });
+});
