@@ -47,24 +47,20 @@ export interface ActiveCsr {
   ids: Uint16Array | Uint32Array;
 }
 
-/** Selects active ids of `rows` x `n` values: v != 0 when tau is null, else |v| > tau. */
+/**
+ * Selects active ids of `rows` x `n` values: v != 0 when tau is null, else |v| > tau.
+ * One pass into a scratch buffer sized for the worst case, then a copy of the used part.
+ */
 export function selectActive(values: Float32Array, rows: number, n: number, tau: number | null): ActiveCsr {
   const offsets = new Int32Array(rows + 1);
-  let total = 0;
-  for (let r = 0; r < rows; r++) {
-    const o = r * n;
-    if (tau === null) {
-      for (let i = 0; i < n; i++) if (values[o + i] !== 0) total++;
-    } else for (let i = 0; i < n; i++) if (Math.abs(values[o + i]) > tau) total++;
-    offsets[r + 1] = total;
-  }
-  const ids = n <= 65536 ? new Uint16Array(total) : new Uint32Array(total);
+  const scratch = n <= 65536 ? new Uint16Array(rows * n) : new Uint32Array(rows * n);
   let w = 0;
   for (let r = 0; r < rows; r++) {
     const o = r * n;
     if (tau === null) {
-      for (let i = 0; i < n; i++) if (values[o + i] !== 0) ids[w++] = i;
-    } else for (let i = 0; i < n; i++) if (Math.abs(values[o + i]) > tau) ids[w++] = i;
+      for (let i = 0; i < n; i++) if (values[o + i] !== 0) scratch[w++] = i;
+    } else for (let i = 0; i < n; i++) if (Math.abs(values[o + i]) > tau) scratch[w++] = i;
+    offsets[r + 1] = w;
   }
-  return { offsets, ids };
+  return { offsets, ids: scratch.slice(0, w) };
 }

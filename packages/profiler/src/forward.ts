@@ -11,7 +11,7 @@
 import * as path from "node:path";
 import { type Checkpoint, FLOAT_DTYPES, fail, type ModelSpec } from "@colink/core";
 import { causalMask, type Kernels } from "./onnx.js";
-import { activate, addInPlace, applyRope, layerNorm, mulInPlace, repeatKv, rmsNorm } from "./ops.js";
+import { activate, addInPlace, applyRope, gatedAct, layerNorm, repeatKv, rmsNorm } from "./ops.js";
 
 export type FfnHook = (layer: number, values: Float32Array, rows: number) => void | Promise<void>;
 
@@ -191,8 +191,7 @@ export class Forward {
         rmsNorm(x, rows, d, await this.w(`${p}post_attention_layernorm.weight`), s.normEps, h);
         const gate = await K.linear(h, rows, d, await this.w(`${p}mlp.gate_proj.weight`), s.ffn);
         const up = await K.linear(h, rows, d, await this.w(`${p}mlp.up_proj.weight`), s.ffn);
-        activate(gate, s.act);
-        mulInPlace(gate, up);
+        gatedAct(gate, up, s.act);
         if (opts.onFfn) await opts.onFfn(l, gate, rows);
         addInPlace(x, await K.linear(gate, rows, s.ffn, await this.w(`${p}mlp.down_proj.weight`), d));
       }

@@ -134,6 +134,19 @@ export function activate(x: Float32Array, act: Activation): void {
   }
 }
 
+/** gate = act(gate) * up, in one pass (the gated FFN's hidden values). */
+export function gatedAct(gate: Float32Array, up: Float32Array, act: Activation): void {
+  if (act === "relu") {
+    for (let i = 0; i < gate.length; i++) {
+      const g = gate[i];
+      gate[i] = g > 0 ? g * up[i] : 0;
+    }
+    return;
+  }
+  activate(gate, act);
+  mulInPlace(gate, up);
+}
+
 /** a *= b elementwise. */
 export function mulInPlace(a: Float32Array, b: Float32Array): void {
   for (let i = 0; i < a.length; i++) a[i] *= b[i];
