@@ -110,3 +110,23 @@ describe("Loader", () => {
     await loader.close();
   });
 });
+
+describe("read plan through the loader", () => {
+  it("matches a hand computation and issues exactly the planned reads", async () => {
+    const file = path.join(dir, "h.img");
+    const img = writeTestImage(file, { layers: 1, neurons: 16, bundleBytes: 1000 });
+    // latency 2.5 us at 1 GB/s: reading a gap of g bundles costs g us, so gaps of <= 2
+    // bundles are read through; at most 4 bundles (4096 bytes) per request.
+    const device: DeviceProfile = { ...ufs40, latencyUs: 2.5, bandwidthBytesPerSec: 1e9, maxRequestBytes: 4096, queueDepth: 2 };
+    const loader = await openParsedImage(img.info, { device, cacheBytes: 0, policy: "none" });
+    const ids = [9, 0, 1, 3, 9, 8, 15];
+    const b = await loader.load(0, ids);
+    // slots 0,1,3,8,9,15 → [0,4) (slot 2 read through; 4 slots = the maximum), [8,10), [15,16)
+    expect(b.plan).toEqual({ unique: 6, hits: 0, misses: 6, reads: 3, bytes: 7000, gapBundles: 1, ioUs: 3 * 2.5 + 7 });
+    expect(Array.from(b.index)).toEqual([0, 1, 2, 3, 0, 4, 5]);
+    const s = loader.stats();
+    expect([s.ioRequests, s.ioBytes]).toEqual([3, 7000]);
+    for (let i = 0; i < ids.length; i++) expect(same(b.bundle(i), img.bytesOf(0, ids[i]))).toBe(true);
+    await loader.close();
+  });
+});

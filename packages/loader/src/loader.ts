@@ -64,6 +64,9 @@ export interface LoaderStats {
   cachedBundles: number;
   cachedBytes: number;
   cacheBytesBudget: number;
+  /** Read requests the I/O engine actually issued and their bytes (incl. pinned warm-up). */
+  ioRequests: number;
+  ioBytes: number;
   /** Whether reads bypass the page cache. */
   direct: boolean;
 }
@@ -413,6 +416,8 @@ export class Loader {
       cachedBundles,
       cachedBytes,
       cacheBytesBudget: this.cacheBytes,
+      ioRequests: this.reader.reads,
+      ioBytes: this.reader.bytesRead,
       direct: this.reader.direct,
     };
   }

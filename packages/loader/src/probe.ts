@@ -7,8 +7,9 @@
  *   queueDepth           the depth with the most 4 KiB reads per second
  *   maxRequestBytes      the smallest size whose depth-1 throughput reaches 80% of
  *                        the best (larger requests buy nothing), within [64 KiB, 1 MiB]
- * The page cache answering is detected two ways: a 4 KiB read faster than 10 us
- * (no storage is), or a second pass over the same offsets 2x faster than the first.
+ * The page cache answering is flagged three ways: reads not using O_DIRECT, a 4 KiB
+ * read faster than 10 us (no storage is), or a second pass over the same offsets 2x
+ * faster than the first (also catches a cache in the device or the hypervisor).
  */
 import {
   type CommonArgs,
@@ -93,6 +94,7 @@ export async function probeDevice(opts: ProbeOptions): Promise<ProbeResult> {
     if (reader.size < 4 * maxSize)
       fail("BAD_ARGUMENT", `${opts.path}: file is ${reader.size} bytes; probing needs at least ${4 * maxSize} (a large file on the storage to measure)`, opts.path);
     if (opts.direct !== false && !reader.direct && reader.directNote) warnings.push(reader.directNote);
+    if (!reader.direct) warnings.push("reads go through the page cache: cached parts of the file answer from RAM, so numbers can be optimistic");
     const rand = rng(opts.seed ?? 1);
     const budgetMs = (opts.seconds ?? 0.3) * 1000;
     const blocks = (bytes: number) => Math.floor((reader.size - bytes) / DIRECT_ALIGN) + 1;

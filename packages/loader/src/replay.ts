@@ -14,6 +14,7 @@ import {
   type Distribution,
   distribution,
   fail,
+  type ImageInfo,
   readImageInfo,
   resolveDeviceProfile,
   summarize,
@@ -24,8 +25,8 @@ import {
 import { openParsedImage } from "./loader.js";
 
 export interface ReplayOptions {
-  /** One or two images of the same model. */
-  images: string[];
+  /** One or two images of the same model: paths, or images already parsed (benchmarks). */
+  images: (string | ImageInfo)[];
   traces: string;
   /** A profile, or a name / JSON file for resolveDeviceProfile. */
   device: DeviceProfile | string;
@@ -95,12 +96,13 @@ function checkTraceAgainstImage(
 }
 
 async function replayOne(
-  file: string,
+  image: string | ImageInfo,
   opts: ReplayOptions,
   device: DeviceProfile,
 ): Promise<{ result: ReplayImageResult; checked: "model" | "shape"; notes: string[] }> {
   const notes: string[] = [];
-  const info = await readImageInfo(file);
+  const info = typeof image === "string" ? await readImageInfo(image) : image;
+  const file = info.path;
   const reader = await TraceReader.open(opts.traces);
   let checked: "model" | "shape";
   try {
@@ -234,6 +236,7 @@ export async function replay(opts: ReplayOptions): Promise<ReplayResult> {
       io_ms_per_token: ratio(a.io_ms_per_token.mean, b.io_ms_per_token.mean),
       hit_rate: ratio(a.hit_rate.mean, b.hit_rate.mean),
       wall_ms_per_token: ratio(a.wall_ms_per_token.mean, b.wall_ms_per_token.mean),
+      bound_io_ms_per_token: ratio(a.bound_io_ms_per_token.mean, b.bound_io_ms_per_token.mean),
     };
   }
   return result;

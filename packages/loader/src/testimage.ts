@@ -17,7 +17,19 @@ export interface TestImage {
 
 export function writeTestImage(
   file: string,
-  opts: { layers: number; neurons: number; bundleBytes: number; seed?: number; cache?: CacheSpec; shuffle?: boolean },
+  opts: {
+    layers: number;
+    neurons: number;
+    bundleBytes: number;
+    seed?: number;
+    cache?: CacheSpec;
+    shuffle?: boolean;
+    /** Physical order per layer (overrides shuffle), and declared cache per layer. */
+    orders?: ArrayLike<number>[];
+    caches?: (CacheSpec | undefined)[];
+    /** Fill bundles with random bytes (default) or leave zeros (big benchmark images). */
+    random?: boolean;
+  },
 ): TestImage {
   const { layers, neurons, bundleBytes } = opts;
   const rand = rng(opts.seed ?? 1);
@@ -26,8 +38,8 @@ export function writeTestImage(
   const infos: ImageLayerInfo[] = [];
   const regions: Uint8Array[] = [];
   for (let l = 0; l < layers; l++) {
-    const idAt = Uint32Array.from({ length: neurons }, (_, i) => i);
-    if (opts.shuffle)
+    const idAt = opts.orders ? Uint32Array.from(opts.orders[l]) : Uint32Array.from({ length: neurons }, (_, i) => i);
+    if (opts.shuffle && !opts.orders)
       for (let i = neurons - 1; i > 0; i--) {
         const j = Math.floor(rand() * (i + 1));
         [idAt[i], idAt[j]] = [idAt[j], idAt[i]];
@@ -36,7 +48,7 @@ export function writeTestImage(
     for (let s = 0; s < neurons; s++) slotOf[idAt[s]] = s;
     const len = neurons * bundleBytes;
     const region = new Uint8Array(align(len));
-    for (let i = 0; i < len; i++) region[i] = (rand() * 256) | 0;
+    if (opts.random !== false) for (let i = 0; i < len; i++) region[i] = (rand() * 256) | 0;
     regions.push(region);
     infos.push({
       layer: l,
@@ -57,7 +69,7 @@ export function writeTestImage(
       regionLength: region.length,
       idAt,
       slotOf,
-      cache: opts.cache,
+      cache: opts.caches ? opts.caches[l] : opts.cache,
       chunkBytes: region.length,
       chunkCrc32c: new Uint32Array(1),
     });
