@@ -14,6 +14,8 @@ import {
   type CommonArgs,
   ColinkError,
   budgetForFraction,
+  fromSystemError,
+  holdoutSplit,
   isColinkError,
   readJsonFile,
   readPlacement,
@@ -27,6 +29,7 @@ import {
 import type { PipelineConfig } from "./config.js";
 import { type MethodTotals, computeReportData } from "./report-data.js";
 import { renderReport } from "./report-html.js";
+import { lockRunDir } from "./lock.js";
 import { StageRunner, outputPath } from "./runner.js";
 import * as stages from "./stages.js";
 
@@ -35,6 +38,10 @@ export const SUMMARY_FORMAT = "colink.pipeline-summary/1";
 export interface MethodSummary extends MethodTotals {
   speedup_vs_identity: number;
   speedup_vs_neuralink: number;
+  /** The replay's floor: one read per layer of all active bundles, no cache (ms/token). */
+  bound_io_ms_per_token?: number;
+  /** Real wall time of the loader's loads per token on this machine (ms; not deterministic). */
+  wall_ms_per_token?: number;
 }
 
 export interface PipelineSummary {
@@ -154,8 +161,11 @@ export async function runPipeline(c: PipelineConfig, args: CommonArgs): Promise<
     summary.seconds = Number(((performance.now() - t0) / 1000).toFixed(3));
     await writeJsonAtomic(path.join(runDir, "summary.json"), summary);
   };
+  await fs.mkdir(runDir, { recursive: true }).catch((e) => {
+    throw fromSystemError(e, runDir, "create");
+  });
+  const unlock = await lockRunDir(runDir);
   try {
-    await fs.mkdir(runDir, { recursive: true });
     await body(c, args, runner, runDir, summary);
     await finish();
     return summary;
@@ -164,6 +174,8 @@ export async function runPipeline(c: PipelineConfig, args: CommonArgs): Promise<
     summary.error = { code: isColinkError(e) ? e.code : "INTERNAL", message: (e as Error)?.message ?? String(e) };
     await finish().catch(() => {});
     throw e;
+  } finally {
+    await unlock();
   }
 }
 
@@ -229,7 +241,8 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
       inputs: { ...modelDigests, placement: await runner.fileDigest(placement) },
       params: { dtype: c.dtype },
       async run(dir) {
-        const result = await stages.pack({ model: c.model, placement, out: path.join(dir, "model.colink"), dtype: c.dtype, quiet });
+        const out = path.join(dir, "model.colink");
+        const result = await stages.pack({ model: c.model, placement, out, dtype: c.dtype, quiet }, `pack-${method}`);
         return { result, outputs: ["model.colink"] };
       },
     });
@@ -242,7 +255,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
     inputs: { image: chosen.digest },
     params: {},
     async run() {
-      const result = { ok: true, ...(await stages.verify(chosen.file)) };
+      const result = { ok: true, ...(await stages.verify(chosen.file, quiet)) };
       return { result, outputs: [] };
     },
   });
@@ -255,7 +268,9 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
   const cacheBytes = budget * bundleBytes * meta.layers;
   summary.cache = { fraction: c.cacheFraction, bundles_per_layer: budget, bytes: cacheBytes };
 
+  const heldTokens = holdoutSplit(meta.sequences, meta.holdout, meta.seed).reduce((a, b) => a + b, 0) * meta.seqLen;
   const replayed: Record<string, MethodTotals> = {};
+  const extras: Record<string, { bound_io_ms_per_token?: number; wall_ms_per_token?: number }> = {};
   for (const method of c.methods) {
     const img = images[method];
     const rec = await runner.run({
@@ -263,13 +278,18 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
       inputs: { image: img.digest, traces: tracesDigest },
       params: { device: deviceId, cacheBytes, policy: "declared" },
       async run() {
-        const result = await stages.replay({ image: img.file, traces, device: c.device, cacheBytes, policy: "declared" });
+        const result = await stages.replay(
+          { image: img.file, traces, device: c.device, cacheBytes, policy: "declared", tokens: heldTokens, quiet },
+          `replay-${method}`,
+        );
         return { result, outputs: [] };
       },
     });
     const t = extractTotals(rec.result);
     if (!t) throw new ColinkError("BAD_FORMAT", `replay of ${method}: result has no reads_per_token / io_ms_per_token`);
     replayed[method] = t;
+    const img0 = rec.result.images?.[0];
+    extras[method] = { bound_io_ms_per_token: img0?.bound_io_ms_per_token?.mean, wall_ms_per_token: img0?.wall_ms_per_token?.mean };
   }
 
   // The report is cheap and always rebuilt, so it reflects this run's stage cache hits.
@@ -296,6 +316,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
       ...t,
       speedup_vs_identity: Number(((io("identity") ?? Number.NaN) / t.io_ms_per_token).toFixed(4)),
       speedup_vs_neuralink: Number(((io("neuralink") ?? Number.NaN) / t.io_ms_per_token).toFixed(4)),
+      ...extras[m],
     };
   }
   const cachedNames = runner.records.filter((r) => r.cached).map((r) => r.stage);

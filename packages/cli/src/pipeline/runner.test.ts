@@ -82,3 +82,22 @@ describe("StageRunner", () => {
     expect(await new StageRunner(dir, () => {}).fileDigest(f)).not.toBe(d1);
   });
 });
+
+describe("run directory lock", () => {
+  it("refuses a second live owner and takes over a stale lock", async () => {
+    const { lockRunDir } = await import("./lock.js");
+    const { hostname } = await import("node:os");
+    const dir = path.join(root, "lock");
+    await fs.mkdir(dir, { recursive: true });
+    const release = await lockRunDir(dir);
+    // a live process (our parent) holding the lock blocks us
+    writeFileSync(path.join(dir, ".lock"), `${process.ppid} ${hostname()}\n`);
+    await expect(lockRunDir(dir)).rejects.toThrow(/in use by another colink pipeline \(pid \d+\)/);
+    // a pid that cannot exist: stale, taken over
+    writeFileSync(path.join(dir, ".lock"), `2147483646 ${hostname()}\n`);
+    const again = await lockRunDir(dir);
+    await again();
+    expect(existsSync(path.join(dir, ".lock"))).toBe(false);
+    await release();
+  });
+});

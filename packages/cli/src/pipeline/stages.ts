@@ -3,7 +3,7 @@
  * plain options and returns the stage's JSON-able result (what the stage's own
  * command prints with --json), which the runner stores in the stage manifest.
  */
-import { type ImageInfo, type ImageVerifyResult, type StoredDtype, readImageInfo, verifyImage } from "@colink/core";
+import { type ImageInfo, type ImageVerifyResult, type StoredDtype, progress, readImageInfo, verifyImage } from "@colink/core";
 import { type ReplayResult, replay as replayImages } from "@colink/loader";
 import { type PackResult, packImage } from "@colink/packer";
 import { type Method, type PlaceResult, placeTraces } from "@colink/placer";
@@ -65,13 +65,29 @@ export interface PackOptions {
   quiet: boolean;
 }
 
-export async function pack(o: PackOptions): Promise<PackResult> {
-  return packImage({ model: o.model, placement: o.placement, out: o.out, dtype: o.dtype as StoredDtype });
+export async function pack(o: PackOptions, label: string): Promise<PackResult> {
+  const bar = progress({ label, total: 1, unit: "MB", scale: 1e-6, quiet: o.quiet });
+  try {
+    return await packImage({
+      model: o.model,
+      placement: o.placement,
+      out: o.out,
+      dtype: o.dtype as StoredDtype,
+      onProgress: (done, total) => bar.update(done / total),
+    });
+  } finally {
+    bar.done();
+  }
 }
 
 /** Every checksum of an image (core's verifier: the same code `colink verify` runs). Throws CHECKSUM. */
-export async function verify(image: string): Promise<ImageVerifyResult> {
-  return verifyImage(image);
+export async function verify(image: string, quiet: boolean): Promise<ImageVerifyResult> {
+  const bar = progress({ label: "verify", total: 1, quiet });
+  try {
+    return await verifyImage(image, { onProgress: (done, total) => bar.update(done / total) });
+  } finally {
+    bar.done();
+  }
 }
 
 /** The parsed, validated index of an image. */
@@ -85,9 +101,25 @@ export interface ReplayOptions {
   device: string;
   cacheBytes: number;
   policy: "declared";
+  /** Held-out tokens, for the progress bar. */
+  tokens: number;
+  quiet: boolean;
 }
 
 /** The loader's replay of held-out tokens (split 1) through the real loader. */
-export async function replay(o: ReplayOptions): Promise<ReplayResult> {
-  return replayImages({ images: [o.image], traces: o.traces, device: o.device, cacheBytes: o.cacheBytes, policy: o.policy, split: 1 });
+export async function replay(o: ReplayOptions, label: string): Promise<ReplayResult> {
+  const bar = progress({ label, total: o.tokens, unit: "tok", quiet: o.quiet });
+  try {
+    return await replayImages({
+      images: [o.image],
+      traces: o.traces,
+      device: o.device,
+      cacheBytes: o.cacheBytes,
+      policy: o.policy,
+      split: 1,
+      onToken: () => bar.tick(),
+    });
+  } finally {
+    bar.done();
+  }
 }
