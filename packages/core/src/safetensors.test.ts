@@ -108,6 +108,20 @@ describe("Checkpoint", () => {
     }
   });
 
+  it("answers to model.-prefixed names for a base-model checkpoint", async () => {
+    const d = path.join(dir, "base");
+    await fs.mkdir(d);
+    await fs.writeFile(path.join(d, "config.json"), "{}");
+    await fs.writeFile(path.join(d, "model.safetensors"), encodeSafetensors({ "decoder.layers.0.fc1.weight": { dtype: "F32", shape: [4], data: f32Bytes(b) } }));
+    const ck = await Checkpoint.open(d);
+    try {
+      expect(Array.from(await ck.readF32("model.decoder.layers.0.fc1.weight"))).toEqual(Array.from(b));
+      expect(ck.tensor("model.decoder.layers.0.fc1.weight").name).toBe("decoder.layers.0.fc1.weight");
+    } finally {
+      await ck.close();
+    }
+  });
+
   it("rejects a directory without weights or config", async () => {
     const empty = path.join(dir, "empty");
     await fs.mkdir(empty);

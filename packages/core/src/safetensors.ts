@@ -210,6 +210,7 @@ export class Checkpoint {
   readonly weightsName: string;
   private readonly files: SafetensorsFile[];
   private readonly index = new Map<string, TensorInfo>();
+  private readonly aliases = new Map<string, TensorInfo>();
   private readonly handles = new Map<string, fs.FileHandle>();
 
   private constructor(dir: string, configText: string, config: Record<string, unknown>, weightsName: string, files: SafetensorsFile[]) {
@@ -222,6 +223,11 @@ export class Checkpoint {
       this.handles.set(f.file, f.handle);
       for (const [name, t] of f.header.tensors) this.index.set(name, t);
     }
+    // Checkpoints saved from the base model (e.g. facebook/opt-*: "decoder.layers.0...")
+    // lack the "model." prefix that the *ForCausalLM names have; answer to both.
+    const names = [...this.index.keys()];
+    if (names.length > 0 && !names.some((n) => n.startsWith("model.")))
+      for (const n of names) if (!n.startsWith("lm_head.")) this.aliases.set(`model.${n}`, this.index.get(n)!);
   }
 
   static async open(dir: string): Promise<Checkpoint> {
@@ -289,18 +295,18 @@ export class Checkpoint {
     return new Checkpoint(dir, configText, config, weightsName, files);
   }
 
-  /** Tensor names, in file order. */
+  /** Tensor names as stored, in file order. */
   names(): string[] {
     return [...this.index.keys()];
   }
 
   has(name: string): boolean {
-    return this.index.has(name);
+    return this.index.has(name) || this.aliases.has(name);
   }
 
   /** Where a tensor lives; throws NOT_FOUND naming the weights file and the tensor. */
   tensor(name: string): TensorInfo {
-    const t = this.index.get(name);
+    const t = this.index.get(name) ?? this.aliases.get(name);
     if (!t) fail("NOT_FOUND", `${this.weightsName}: tensor "${name}" is missing`, path.join(this.dir, this.weightsName));
     return t;
   }
