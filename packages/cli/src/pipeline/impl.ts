@@ -13,8 +13,13 @@ import * as path from "node:path";
 import {
   type CommonArgs,
   ColinkError,
+  type StoredDtype,
   budgetForFraction,
+  ffnParts,
   fromSystemError,
+  isQuantized,
+  modelSpecFromConfig,
+  storedBytes,
   holdoutSplit,
   isColinkError,
   readJsonFile,
@@ -62,25 +67,20 @@ export interface PipelineSummary {
   seconds: number;
 }
 
-/** Bytes of one neuron bundle for a dtype, from the model's config.json (before the image exists). */
-export function estimateBundleBytes(config: Record<string, unknown>, dtype: string): number {
-  const hidden = Number(config.hidden_size ?? config.d_model ?? config.word_embed_proj_dim);
-  if (!Number.isInteger(hidden) || hidden <= 0) throw new ColinkError("BAD_FORMAT", "config.json: hidden_size must be a positive integer");
-  const opt = String(config.model_type ?? "").startsWith("opt");
-  const elems = opt ? 2 * hidden : 3 * hidden;
-  const per = (n: number): number => {
-    switch (dtype) {
-      case "f32":
-        return 4 * n;
-      case "q8_0":
-        return Math.ceil(n / 32) * 34;
-      case "q4_0":
-        return Math.ceil(n / 32) * 18;
-      default:
-        return 2 * n;
-    }
-  };
-  return per(elems) + (opt ? 4 : 0);
+/**
+ * Bytes of one neuron bundle for a dtype, from the model's config.json, before the
+ * image exists (the placer plans with it): the sum of the stored sizes of the bundle
+ * parts (core ffnParts), with the packer's rule that a bias stays f32 under a
+ * quantised dtype. The image's own value is used for everything after packing.
+ */
+export function bundleBytesFor(config: Record<string, unknown>, dtype: StoredDtype, file = "config.json"): number {
+  const spec = modelSpecFromConfig(config, file);
+  let bytes = 0;
+  for (const p of ffnParts(spec, 0)) {
+    const partDtype: StoredDtype = p.layout === "element" && isQuantized(dtype) ? "f32" : dtype;
+    bytes += storedBytes(partDtype, p.elements, `${file}: ${p.name} part`);
+  }
+  return bytes;
 }
 
 /** Finds the loader's per-token totals in a replay result, whatever nesting it uses. */
@@ -208,7 +208,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
   const traces = outputPath(prof, "traces.arrow");
   const tracesDigest = prof.outputs["traces.arrow"].sha256;
   const meta = await readTraceMeta(traces);
-  const bundleEstimate = estimateBundleBytes(modelConfig, c.dtype);
+  const bundleEstimate = bundleBytesFor(modelConfig, c.dtype, path.join(c.model, "config.json"));
 
   const placed: Record<string, string> = {};
   for (const method of c.methods) {
