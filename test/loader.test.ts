@@ -206,6 +206,59 @@ describe("Loader on packed images", () => {
     const text = colink(["replay", "--image", img("f16"), "--traces", traces]);
     expect(text.status, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/requests/);
+
+    // A probed profile is accepted by --device.
+    const prof = path.join(dir, "probed.json");
+    const probe = colink(["device", "probe", img("f32"), "--seconds", "0.01", "--out", prof, "-q"]);
+    expect(probe.status, probe.stderr).toBe(0);
+    const withProfile = colink(["replay", "--image", img("placed"), "--traces", traces, "--device", prof, "--json", "--max-tokens", "5"]);
+    expect(withProfile.status, withProfile.stderr).toBe(0);
+    expect(JSON.parse(withProfile.stdout).images[0].tokens).toBe(5);
+  }, 60_000);
+
+  it("replay of a trace without a model id checks the shape only, and says so", async () => {
+    const traces = path.join(dir, "anon.arrow");
+    const meta = {
+      schemaVersion: 1,
+      modelId: "",
+      configDigest: "",
+      layers: LAYERS,
+      neurons: N,
+      activation: { rule: "imported" },
+      corpusDigest: "",
+      seqLen: 2,
+      sequences: 2,
+      tokens: 4,
+      holdout: 0.5,
+      seed: 0,
+      source: "import",
+    };
+    const w = await TraceWriter.create(traces, meta);
+    for (let l = 0; l < LAYERS; l++)
+      w.write({
+        layer: l,
+        seq: Uint32Array.of(0, 0, 1, 1),
+        pos: Uint32Array.of(0, 1, 0, 1),
+        split: Uint8Array.of(0, 0, 1, 1),
+        offsets: Int32Array.of(0, 2, 3, 5, 6),
+        ids: Uint16Array.of(1, 5, 7, 2, 767, 0),
+      });
+    await w.close();
+    const res = colink(["replay", "--image", img("f16"), "--traces", traces, "--json"]);
+    expect(res.status, res.stderr).toBe(0);
+    expect(res.stderr).toMatch(/no model id .* only layer count and neurons per layer were checked/);
+    const j = JSON.parse(res.stdout);
+    expect(j.checked).toBe("shape");
+    expect(j.images[0].tokens).toBe(2);
+    expect(j.reads_per_token.mean).toBeGreaterThan(0);
+
+    const wrong = path.join(dir, "wrong.arrow");
+    const w2 = await TraceWriter.create(wrong, { ...meta, neurons: 100 });
+    w2.write({ layer: 0, seq: Uint32Array.of(0), pos: Uint32Array.of(0), split: Uint8Array.of(1), offsets: Int32Array.of(0, 1), ids: Uint16Array.of(3) });
+    await w2.close();
+    const bad = colink(["replay", "--image", img("f16"), "--traces", wrong]);
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/trace is 4 layers x 100 neurons, image .* has 4 layers x 768 neurons/);
   }, 60_000);
 
   it("bad input gives one clear error and no output", () => {
