@@ -80,7 +80,8 @@ export function hottest(freq: ArrayLike<number>, count: number): { ids: number[]
 /**
  * The cache candidates for a budget of `budget` bundles, each with the order made for
  * it by `orderFor(pinnedMask)` (pinned ids excluded from linking and placed last):
- * pin all, lru, lru + gapfill, half pinned + half lru + gapfill. Budget 0: no cache.
+ * pin all, lru, lru + gapfill, and 25/50/75% pinned with the rest lru + gapfill.
+ * Budget 0: no cache.
  */
 export function cacheCandidates(
   freq: ArrayLike<number>,
@@ -90,15 +91,20 @@ export function cacheCandidates(
   const plain = orderFor(undefined);
   if (budget <= 0) return [{ name: "none", order: plain, cache: { ...NO_CACHE, pinned: [] } }];
   const all = hottest(freq, budget);
-  const half = hottest(freq, Math.floor(budget / 2));
-  return [
+  const out: Candidate[] = [
     { name: "pin", order: orderFor(all.mask), cache: { pinned: all.ids, lru: 0, gapfill: false } },
     { name: "lru", order: plain, cache: { pinned: [], lru: budget, gapfill: false } },
     { name: "lru+gapfill", order: plain, cache: { pinned: [], lru: budget, gapfill: true } },
-    {
-      name: "half-pin+lru+gapfill",
-      order: orderFor(half.mask),
-      cache: { pinned: half.ids, lru: budget - half.ids.length, gapfill: true },
-    },
   ];
+  // mixes: a pinned share of the hottest, the rest by recency with gap filling
+  for (const pct of [25, 50, 75]) {
+    const part = hottest(freq, Math.floor((budget * pct) / 100));
+    if (part.ids.length === 0 || part.ids.length === budget) continue;
+    out.push({
+      name: `pin${pct}%+lru+gapfill`,
+      order: orderFor(part.mask),
+      cache: { pinned: part.ids, lru: budget - part.ids.length, gapfill: true },
+    });
+  }
+  return out;
 }
