@@ -170,7 +170,9 @@ class OutputPool {
     const cls = buf.byteLength;
     let list = this.classes.get(cls);
     if (!list) this.classes.set(cls, (list = []));
-    if (list.length < this.maxPerClass) list.push(buf);
+    // Keep many small buffers (concurrent loads) but few large ones (bounded memory).
+    const keep = cls > 1 << 20 ? Math.min(4, this.maxPerClass) : this.maxPerClass;
+    if (list.length < keep) list.push(buf);
   }
 }
 
