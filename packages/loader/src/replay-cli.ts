@@ -1,5 +1,5 @@
 /** `colink replay`: option handling and the text report around replay(). */
-import { type CachePolicy, type CommonArgs, fail, note, progress, report, table } from "@colink/core";
+import { type CachePolicy, type CommonArgs, fail, note, progress, readTraceMeta, report, table } from "@colink/core";
 import { type ReplayResult, replay } from "./replay.js";
 
 export interface ReplayArgs extends CommonArgs {
@@ -50,7 +50,10 @@ export async function replayCli(a: ReplayArgs): Promise<void> {
   if (a.maxTokens !== undefined && !(Number.isInteger(a.maxTokens) && a.maxTokens > 0))
     fail("BAD_ARGUMENT", `--max-tokens must be an integer > 0, got ${a.maxTokens}`);
   const images = Array.isArray(a.image) ? a.image : [a.image];
-  const bar = progress({ label: "replay", total: a.maxTokens ?? 0, unit: "tok", quiet: a.quiet });
+  // The split is per sequence, so held-out tokens ≈ tokens x holdout (the bar only needs an estimate).
+  const meta = await readTraceMeta(a.traces);
+  const perImage = a.split === "all" ? meta.tokens : Math.round(meta.tokens * (a.split === "fit" ? 1 - meta.holdout : meta.holdout));
+  const bar = progress({ label: "replay", total: Math.min(a.maxTokens ?? perImage, perImage) * images.length, unit: "tok", quiet: a.quiet });
   const r = await replay({
     images,
     traces: a.traces,
