@@ -74,6 +74,10 @@ describe("Checkpoint", () => {
       expect(Array.from(await ck.readF32("a"))).toEqual(Array.from(a));
       expect(Array.from(await ck.readF32("h"))).toEqual(Array.from(a)); // halves of integers are exact in f16
       expect(Array.from(await ck.readF32("bb"))).toEqual(Array.from(b));
+      const into = new Float32Array(30).fill(-1);
+      await ck.readF32Into("h", into, 2);
+      await ck.readF32Into("bb", into, 14);
+      expect(Array.from(into)).toEqual([-1, -1, ...a, ...b, ...new Array(12).fill(-1)]);
       expect(Array.from(await ck.readRowsF32("a", 1, 3))).toEqual(Array.from(a.subarray(4, 12)));
       expect(Array.from(await ck.readRowsF32("h", 2, 3))).toEqual(Array.from(a.subarray(8, 12)));
       const t = ck.tensor("h");

@@ -327,6 +327,19 @@ export class Checkpoint {
     return toF32(t, await this.readBytes(name));
   }
 
+  /** A whole float tensor converted into `out` at element `offset` (no intermediate float32 copy). */
+  async readF32Into(name: string, out: Float32Array, offset = 0): Promise<void> {
+    const t = this.tensor(name);
+    const n = elementsOf(t.shape);
+    if (!(Number.isInteger(offset) && offset >= 0 && offset + n <= out.length))
+      fail("BAD_ARGUMENT", `tensor "${name}": ${n} values do not fit at offset ${offset} of a ${out.length}-value buffer`);
+    const bytes = await this.readBytes(name);
+    const dst = out.subarray(offset, offset + n);
+    if (t.dtype === "F16") f16ArrayToF32(new Uint16Array(bytes.buffer, bytes.byteOffset, n), dst);
+    else if (t.dtype === "BF16") bf16ArrayToF32(new Uint16Array(bytes.buffer, bytes.byteOffset, n), dst);
+    else dst.set(toF32(t, bytes));
+  }
+
   /** Rows [r0, r1) of a tensor along its first dimension, as float32 (C order). */
   async readRowsF32(name: string, r0: number, r1: number): Promise<Float32Array> {
     const t = this.tensor(name);

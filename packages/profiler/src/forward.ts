@@ -11,7 +11,7 @@
 import * as path from "node:path";
 import { type Checkpoint, FLOAT_DTYPES, fail, type ModelSpec } from "@colink/core";
 import { causalMask, type Kernels } from "./onnx.js";
-import { activate, addInPlace, applyRope, gatedAct, layerNorm, repeatKv, rmsNorm } from "./ops.js";
+import { activate, addInPlace, applyRope, gatedAct, layerNorm, repeatKv, rmsNorm, splitColumns } from "./ops.js";
 
 export type FfnHook = (layer: number, values: Float32Array, rows: number) => void | Promise<void>;
 
@@ -115,6 +115,25 @@ export class Forward {
     };
   }
 
+  /**
+   * Row-wise concatenation of weights [n_i, k] into one [sum n_i, k], so that one
+   * Gemm computes several projections of the same input (q/k/v, gate/up): fewer,
+   * larger matmuls. Cached with the weights when the model is small.
+   */
+  private async fused(key: string, names: string[]): Promise<Float32Array> {
+    const hit = this.cache?.get(key);
+    if (hit) return hit;
+    const sizes = names.map((n) => this.ck.tensor(n).shape.reduce((a, b) => a * b, 1));
+    const out = new Float32Array(sizes.reduce((a, b) => a + b, 0));
+    let o = 0;
+    for (let i = 0; i < names.length; i++) {
+      await this.ck.readF32Into(names[i], out, o); // converted in place: no per-part float32 copy
+      o += sizes[i];
+    }
+    this.cache?.set(key, out);
+    return out;
+  }
+
   private mask(t: number): Float32Array {
     let m = this.masks.get(t);
     if (!m) {
@@ -179,19 +198,20 @@ export class Forward {
       // Attention block: weights read, used and released within this scope.
       {
         rmsNorm(x, rows, d, await this.w(`${p}input_layernorm.weight`), s.normEps, h);
-        const q = await K.linear(h, rows, d, await this.w(`${p}self_attn.q_proj.weight`), qd);
-        const k = await K.linear(h, rows, d, await this.w(`${p}self_attn.k_proj.weight`), kvd);
-        const v = await K.linear(h, rows, d, await this.w(`${p}self_attn.v_proj.weight`), kvd);
+        const a = `${p}self_attn.`;
+        const wqkv = await this.fused(`${a}qkv`, [`${a}q_proj.weight`, `${a}k_proj.weight`, `${a}v_proj.weight`]);
+        const qkv = await K.linear(h, rows, d, wqkv, qd + 2 * kvd);
+        const [q, k, v] = splitColumns(qkv, rows, [qd, kvd, kvd]);
         applyRope(q, b, t, s.heads, s.headDim, s.ropeTheta);
         applyRope(k, b, t, s.kvHeads, s.headDim, s.ropeTheta);
-        const a = await this.attention(q, k, v, b, t, 1 / Math.sqrt(s.headDim));
-        addInPlace(x, await K.linear(a, rows, qd, await this.w(`${p}self_attn.o_proj.weight`), d));
+        const att = await this.attention(q, k, v, b, t, 1 / Math.sqrt(s.headDim));
+        addInPlace(x, await K.linear(att, rows, qd, await this.w(`${a}o_proj.weight`), d));
       }
       {
         rmsNorm(x, rows, d, await this.w(`${p}post_attention_layernorm.weight`), s.normEps, h);
-        const gate = await K.linear(h, rows, d, await this.w(`${p}mlp.gate_proj.weight`), s.ffn);
-        const up = await K.linear(h, rows, d, await this.w(`${p}mlp.up_proj.weight`), s.ffn);
-        gatedAct(gate, up, s.act);
+        const wgu = await this.fused(`${p}mlp.gate_up`, [`${p}mlp.gate_proj.weight`, `${p}mlp.up_proj.weight`]);
+        const gu = await K.linear(h, rows, d, wgu, 2 * s.ffn);
+        const gate = gatedAct(gu, rows, s.ffn, s.act);
         if (opts.onFfn) await opts.onFfn(l, gate, rows);
         addInPlace(x, await K.linear(gate, rows, s.ffn, await this.w(`${p}mlp.down_proj.weight`), d));
       }

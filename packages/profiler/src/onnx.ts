@@ -142,12 +142,18 @@ export class Kernels {
     readonly threads: number,
   ) {}
 
-  static async create(threads = 2): Promise<Kernels> {
+  /**
+   * `spin` lets onnxruntime's worker threads busy-wait between calls. Off by default:
+   * the forward pass does TypeScript work between matmuls, and on a shared 2-core
+   * machine spinning workers took CPU from it (measured slower under load).
+   */
+  static async create(threads = 2, spin = false): Promise<Kernels> {
     const opts: ort.InferenceSession.SessionOptions = {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: "all",
       executionMode: "sequential",
+      extra: { session: { intra_op: { allow_spinning: spin ? "1" : "0" } } },
     };
     const [a, b, c] = await Promise.all([
       ort.InferenceSession.create(linearModel(false), opts),

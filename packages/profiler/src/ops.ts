@@ -134,17 +134,50 @@ export function activate(x: Float32Array, act: Activation): void {
   }
 }
 
-/** gate = act(gate) * up, in one pass (the gated FFN's hidden values). */
-export function gatedAct(gate: Float32Array, up: Float32Array, act: Activation): void {
-  if (act === "relu") {
-    for (let i = 0; i < gate.length; i++) {
-      const g = gate[i];
-      gate[i] = g > 0 ? g * up[i] : 0;
-    }
-    return;
+/**
+ * The gated FFN's hidden values act(gate) * up from a fused [rows, 2f] gate|up
+ * matmul output, into a new [rows, f] array, in one pass.
+ */
+export function gatedAct(gu: Float32Array, rows: number, f: number, act: Activation): Float32Array {
+  const out = new Float32Array(rows * f);
+  for (let r = 0; r < rows; r++) {
+    const o = r * f;
+    const g0 = 2 * o;
+    for (let i = 0; i < f; i++) out[o + i] = gu[g0 + i];
   }
-  activate(gate, act);
-  mulInPlace(gate, up);
+  if (act === "relu") {
+    for (let r = 0; r < rows; r++) {
+      const o = r * f;
+      const u0 = 2 * o + f;
+      for (let i = 0; i < f; i++) {
+        const g = out[o + i];
+        out[o + i] = g > 0 ? g * gu[u0 + i] : 0;
+      }
+    }
+    return out;
+  }
+  activate(out, act);
+  for (let r = 0; r < rows; r++) {
+    const o = r * f;
+    const u0 = 2 * o + f;
+    for (let i = 0; i < f; i++) out[o + i] *= gu[u0 + i];
+  }
+  return out;
+}
+
+/** Splits the columns of a [rows, sum(widths)] matrix into separate [rows, w] matrices. */
+export function splitColumns(m: Float32Array, rows: number, widths: number[]): Float32Array[] {
+  const total = widths.reduce((a, b) => a + b, 0);
+  const outs = widths.map((w) => new Float32Array(rows * w));
+  for (let r = 0; r < rows; r++) {
+    let c = r * total;
+    for (let j = 0; j < widths.length; j++) {
+      const w = widths[j];
+      outs[j].set(m.subarray(c, c + w), r * w);
+      c += w;
+    }
+  }
+  return outs;
 }
 
 /** a *= b elementwise. */
