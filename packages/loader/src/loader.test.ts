@@ -109,6 +109,21 @@ describe("Loader", () => {
     await expect(loader.load(1, [49])).rejects.toThrow(/truncated|leaves its region/);
     await loader.close();
   });
+
+  it("after a failed read, never serves the bundles that read should have brought", async () => {
+    const file = path.join(dir, "f.img");
+    const img = writeTestImage(file, { layers: 1, neurons: 64, bundleBytes: 1024, seed: 8 });
+    // The file loses its last 8 bundles after the index was parsed.
+    truncateSync(file, img.info.layers[0].regionOffset + 56 * 1024);
+    const dev: DeviceProfile = { ...small, latencyUs: 0, maxRequestBytes: 4096 };
+    const loader = await openParsedImage(img.info, { device: dev, cacheBytes: 64 * 1024, policy: "lru" });
+    await expect(loader.load(0, [1, 60])).rejects.toThrow(/leaves its region|truncated/);
+    // 60 was admitted to the cache by the failed step; it must not come back as a hit.
+    await expect(loader.load(0, [60])).rejects.toThrow(/leaves its region|truncated/);
+    const b = await loader.load(0, [1, 2]);
+    expect(same(b.bundle(0), img.bytesOf(0, 1)) && same(b.bundle(1), img.bytesOf(0, 2))).toBe(true);
+    await loader.close();
+  });
 });
 
 describe("read plan through the loader", () => {

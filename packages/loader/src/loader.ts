@@ -380,9 +380,26 @@ export class Loader {
         lease.release();
       }
     };
-    if (reads === 1) await one(0);
-    else if (reads > 1) await Promise.all(Array.from({ length: reads }, (_, r) => one(r)));
+    // Wait for every read, even after one fails, so no read writes into the arena once
+    // the next load on this layer runs.
+    let failure: unknown = null;
+    if (reads === 1) await one(0).catch((e) => (failure = e));
+    else if (reads > 1) {
+      const settled = await Promise.allSettled(Array.from({ length: reads }, (_, r) => one(r)));
+      for (const x of settled) if (x.status === "rejected" && failure === null) failure = x.reason;
+    }
+    if (failure !== null) {
+      // The step admitted bundles whose bytes never arrived: forget every recency entry
+      // so that no later hit can serve them (pinned frames were filled at open and stay).
+      this.resetRecency(st);
+      throw failure;
+    }
     return new Bundles(st.info, ids, out.subarray(0, unique * B), index, plan, (b) => this.pool.give(new Uint8Array(b.buffer)));
+  }
+
+  private resetRecency(st: LayerState): void {
+    st.cache = new LayerCache(st.info.neurons, st.spec);
+    st.planner = new LayerPlanner(st.planner.layout, this.device, st.cache);
   }
 
   /** A dense tensor by name (embeddings, norms, attention, ...), freshly allocated. */
