@@ -34,6 +34,7 @@ import {
 import type { PipelineConfig } from "./config.js";
 import { type MethodTotals, computeReportData } from "./report-data.js";
 import { renderReport } from "./report-html.js";
+import { codeDigest } from "./code-digest.js";
 import { lockRunDir } from "./lock.js";
 import { StageRunner, outputPath } from "./runner.js";
 import * as stages from "./stages.js";
@@ -182,14 +183,22 @@ export async function runPipeline(c: PipelineConfig, args: CommonArgs): Promise<
 async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, runDir: string, summary: PipelineSummary): Promise<void> {
   const quiet = args.quiet ?? false;
   const device = await resolveDeviceProfile(c.device);
-  const deviceId = device.name === c.device ? c.device : await runner.fileDigest(c.device);
+  // the profile's numbers, not its name: a retuned built-in profile must not reuse old results
+  const deviceId = { latencyUs: device.latencyUs, bandwidthBytesPerSec: device.bandwidthBytesPerSec, maxRequestBytes: device.maxRequestBytes };
+  const code = {
+    profile: await codeDigest(["core", "profiler"]),
+    place: await codeDigest(["core", "placer"]),
+    pack: await codeDigest(["core", "packer"]),
+    verify: await codeDigest(["core"]),
+    replay: await codeDigest(["core", "loader"]),
+  };
   const modelDigests: Record<string, string> = {};
   for (const f of await modelFiles(c.model)) modelDigests[`model/${path.basename(f)}`] = await runner.fileDigest(f);
   const modelConfig = (await readJsonFile(path.join(c.model, "config.json"))) as Record<string, unknown>;
 
   const prof = await runner.run({
     stage: "profile",
-    inputs: { ...modelDigests, corpus: await runner.fileDigest(c.corpus) },
+    inputs: { ...modelDigests, corpus: await runner.fileDigest(c.corpus), code: code.profile },
     params: { seqLen: c.seqLen, maxTokens: c.maxTokens, holdout: c.holdout, seed: c.seed },
     async run(dir) {
       const result = await stages.profile({
@@ -214,7 +223,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
   for (const method of c.methods) {
     const rec = await runner.run({
       stage: `place-${method}`,
-      inputs: { traces: tracesDigest },
+      inputs: { traces: tracesDigest, code: code.place },
       params: { method, cacheFraction: c.cacheFraction, device: deviceId, bundleBytes: bundleEstimate, seed: c.seed },
       async run(dir) {
         const result = await stages.place({
@@ -238,7 +247,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
     const placement = placed[method];
     const rec = await runner.run({
       stage: `pack-${method}`,
-      inputs: { ...modelDigests, placement: await runner.fileDigest(placement) },
+      inputs: { ...modelDigests, placement: await runner.fileDigest(placement), code: code.pack },
       params: { dtype: c.dtype },
       async run(dir) {
         const out = path.join(dir, "model.colink");
@@ -252,7 +261,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
   const chosen = images[c.method];
   const ver = await runner.run({
     stage: "verify",
-    inputs: { image: chosen.digest },
+    inputs: { image: chosen.digest, code: code.verify },
     params: {},
     async run() {
       const result = { ok: true, ...(await stages.verify(chosen.file, quiet)) };
@@ -275,7 +284,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
     const img = images[method];
     const rec = await runner.run({
       stage: `replay-${method}`,
-      inputs: { image: img.digest, traces: tracesDigest },
+      inputs: { image: img.digest, traces: tracesDigest, code: code.replay },
       params: { device: deviceId, cacheBytes, policy: "declared" },
       async run() {
         const result = await stages.replay(
