@@ -111,6 +111,12 @@ describe("Loader on packed images", () => {
         b.release();
       }
       expect(bad, `${dt}: ${bad} of ${checked} parts differ`).toBe(0);
+      // typed views: the element type of the stored dtype, no copy when aligned
+      const b = await loader.load(1, [5]);
+      const v = b.typed(0, "up");
+      expect(v).toBeInstanceOf(dtype === "f32" ? Float32Array : dtype === "f16" || dtype === "bf16" ? Uint16Array : Uint8Array);
+      if (dtype === "f32") expect(v.buffer).toBe(b.data.buffer);
+      b.release();
       await loader.close();
     }
   }, 60_000);

@@ -145,6 +145,20 @@ export class Bundles {
     return this.data.subarray(off, off + p.bytes);
   }
 
+  /**
+   * One part as a typed view of its stored elements: Float32Array for f32, Uint16Array
+   * (raw bits) for f16/bf16, Uint8Array (blocks) for q8_0/q4_0. A view, no copy, when
+   * the part is aligned for its element size (the packer aligns parts); otherwise a copy.
+   */
+  typed(i: number, name: string): Float32Array | Uint16Array | Uint8Array {
+    const bytes = this.part(i, name);
+    const dtype = this.parts.find((x) => x.name === name)!.dtype;
+    const size = dtype === "f32" ? 4 : dtype === "f16" || dtype === "bf16" ? 2 : 1;
+    if (size === 1) return bytes;
+    const src = bytes.byteOffset % size === 0 ? bytes : bytes.slice();
+    return size === 4 ? new Float32Array(src.buffer, src.byteOffset, src.byteLength / 4) : new Uint16Array(src.buffer, src.byteOffset, src.byteLength / 2);
+  }
+
   /** Gives the buffer back for reuse; views obtained before become invalid. */
   release(): void {
     if (this.released) return;
