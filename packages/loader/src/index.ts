@@ -3,10 +3,9 @@
  */
 export { decodePart } from "./decode.js";
 export { DIRECT_ALIGN, PositionalReader, type PositionalReaderOptions, type ReadLease } from "./io.js";
+export { Bundles, type LoadPlan } from "./bundles.js";
 export {
-  Bundles,
   checkImageExtents,
-  type LoadPlan,
   Loader,
   type LoaderOptions,
   type LoaderStats,
