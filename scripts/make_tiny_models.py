@@ -3,6 +3,7 @@
 forward pass against scripts/numpy_forward.py where no real checkpoint exists.
 
   python3 scripts/make_tiny_models.py OUT_DIR [--seed 0]
+  python3 scripts/make_tiny_models.py OUT_DIR --medium   # only llama-medium-f16 (for memory/speed benches)
 
 Writes OUT_DIR/{opt-pre, opt-350m, mistral-gqa, llama-gelu-f16}/ each with config.json and
 model.safetensors (HF tensor names):
@@ -10,6 +11,8 @@ model.safetensors (HF tensor names):
 - opt-350m:  OPTForCausalLM, post-norm and word_embed_proj_dim < hidden (project_in/out), as opt-350m
 - mistral-gqa: MistralForCausalLM, 4 heads over 2 KV heads (grouped-query), SiLU
 - llama-gelu-f16: LlamaForCausalLM, GELU, weights stored as F16
+- llama-medium-f16 (--medium): LlamaForCausalLM, ReLU, d 2048, FFN 5504, 16 heads, 6 layers,
+  F16 (0.3 B parameters: 1.2 GB as float32, above the profiler's 1 GiB weight cache, so it streams)
 """
 import json
 import os
@@ -80,9 +83,8 @@ def opt(rng, post_norm):
     return cfg, w
 
 
-def llama(rng, arch, act, kv):
-    d, f, L, H, V = 32, 80, 2, 4, 64
-    r = lambda *s: (rng.standard_normal(s) * 0.2).astype(np.float32)
+def llama(rng, arch, act, kv, d=32, f=80, L=2, H=4, V=64):
+    r = lambda *s: (rng.standard_normal(s, dtype=np.float32) * np.float32(0.2 if d <= 64 else 0.02))
     one = lambda n: (1 + 0.1 * rng.standard_normal(n)).astype(np.float32)
     D = d // H
     w = {"model.embed_tokens.weight": r(V, d), "model.norm.weight": one(d), "lm_head.weight": r(V, d)}
@@ -105,7 +107,7 @@ def llama(rng, arch, act, kv):
         "num_attention_heads": H,
         "num_key_value_heads": kv,
         "vocab_size": V,
-        "max_position_embeddings": 64,
+        "max_position_embeddings": 512,
         "rms_norm_eps": 1e-6,
         "rope_theta": 10000.0,
         "hidden_act": act,
@@ -118,6 +120,10 @@ def main():
     out = sys.argv[1]
     seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 0
     rng = np.random.default_rng(seed)
+    if "--medium" in sys.argv:
+        cfg, w = llama(rng, "LlamaForCausalLM", "relu", 16, d=2048, f=5504, L=6, H=16, V=256)
+        save(os.path.join(out, "llama-medium-f16"), cfg, w, "F16")
+        return
     save(os.path.join(out, "opt-pre"), *opt(rng, False))
     save(os.path.join(out, "opt-350m"), *opt(rng, True))
     save(os.path.join(out, "mistral-gqa"), *llama(rng, "MistralForCausalLM", "silu", 2))

@@ -152,6 +152,7 @@ export class Kernels {
       intraOpNumThreads: threads,
       interOpNumThreads: 1,
       graphOptimizationLevel: "all",
+      enableCpuMemArena: false,
       executionMode: "sequential",
       extra: { session: { intra_op: { allow_spinning: spin ? "1" : "0" } } },
     };
