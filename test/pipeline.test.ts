@@ -53,12 +53,15 @@ describe("colink pipeline", () => {
   }, RUN_MS);
 
   it("a rerun reuses every stage and says so, with the same results", () => {
+    const reportBefore = readFileSync(path.join(out, "a", "report.html"));
     const r = colink(["pipeline", "--out", out, "--name", "a", ...SMALL]);
     expect(r.status).toBe(0);
     expect(r.stderr).toMatch(/^profile: cached \(digest [0-9a-f]{12}\)$/m);
     const s = summaryOf("a");
     expect(s.cached_stages).toBe(s.stages.length);
     expect(r.stdout).toMatch(new RegExp(`stages: ${s.stages.length} \\(${s.stages.length} cached\\)`));
+    // the report depends only on the inputs, not on whether stages ran or were reused
+    expect(readFileSync(path.join(out, "a", "report.html")).equals(reportBefore)).toBe(true);
   }, RUN_MS);
 
   it("a changed parameter redoes only the stages that depend on it", () => {
@@ -112,6 +115,7 @@ describe("colink pipeline", () => {
       expect(s.methods[m].reads_per_token).toBe(ref.methods[m].reads_per_token);
       expect(s.methods[m].io_ms_per_token).toBe(ref.methods[m].io_ms_per_token);
     }
+    expect(readFileSync(path.join(out, name, "report.html")).equals(readFileSync(path.join(out, "a", "report.html")))).toBe(true);
   }, 2 * RUN_MS);
 
   it("a config file sets the run; flags override it", () => {
