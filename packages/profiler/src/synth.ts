@@ -6,7 +6,7 @@
  * 1. Sparsity. A target fraction d of the layer's neurons fires per token. It
  *    grows linearly from `densityLo` (first layer) to `densityHi` (last layer);
  *    the defaults per shape follow the measured sparsity of ReLU models (see
- *    SHAPES and docs/traces.md#synthetic-traces).
+ *    SHAPES and docs/placement.md#synthetic-traces).
  * 2. Power-law hotness (PowerInfer). Neuron ids get a random rank; the neuron of
  *    rank r has weight (r + 1)^-alpha. A "background" share of each token's active
  *    neurons is drawn from this distribution, so a few neurons fire on most tokens
@@ -45,7 +45,7 @@ export interface SynthResult {
   sequences: number;
 }
 
-/** Parameters of the generative model (documented above and in docs/traces.md). */
+/** Parameters of the generative model (documented above and in docs/placement.md). */
 export interface SynthModel {
   /** Active fraction at the first and last layer. */
   densityLo: number;
