@@ -203,13 +203,19 @@ function planLayer(ckpt: Checkpoint, spec: ModelSpec, layer: number, dtype: Stor
   return { layer, parts, bundleBytes: at };
 }
 
-/** The tokenizer reference: tokenizer.json's digest when shipped, else the config's `tokenizer` note. */
+/**
+ * The tokenizer reference: the digest of tokenizer.json (Hugging Face) or, failing
+ * that, tokenizer.model (SentencePiece) when shipped, else the config's `tokenizer` note.
+ */
 async function tokenizerRef(dir: string, config: Record<string, unknown>): Promise<string> {
-  try {
-    return `tokenizer.json sha256:${sha256(await readFile(path.join(dir, "tokenizer.json")))}`;
-  } catch {
-    return typeof config.tokenizer === "string" ? config.tokenizer : "";
+  for (const name of ["tokenizer.json", "tokenizer.model"]) {
+    try {
+      return `${name} sha256:${sha256(await readFile(path.join(dir, name)))}`;
+    } catch {
+      // not shipped: try the next
+    }
   }
+  return typeof config.tokenizer === "string" ? config.tokenizer : "";
 }
 
 function placementLayer(p: Placement | undefined, layer: number, n: number): Pick<LayerPlan, "idAt" | "slotOf" | "cache" | "freq"> {
