@@ -17,6 +17,8 @@ describe("pipeline config", () => {
 
   it("a config file sets fields, paths relative to the file; flags override the file", async () => {
     const file = path.join(dir, "release.json");
+    writeFileSync(file, JSON.stringify({ device: "profiles/phone.json" }));
+    expect((await readConfigFile(file)).device).toBe(path.join(dir, "profiles/phone.json"));
     writeFileSync(file, JSON.stringify({ name: "rel", cacheFraction: 0.05, methods: "identity,neuralink", out: "runs", device: "ufs31" }));
     const fromFile = await readConfigFile(file);
     expect(fromFile.out).toBe(path.join(dir, "runs"));

@@ -101,7 +101,9 @@ export async function readConfigFile(file: string): Promise<Partial<PipelineConf
       fail("BAD_FORMAT", `${file}: unknown field "${k}"; expected one of ${Object.keys(KEYS).join(", ")}`, file);
     const ok = kind === "array" ? Array.isArray(v) || typeof v === "string" : typeof v === kind;
     if (!ok) fail("BAD_FORMAT", `${file}: field "${k}" must be a ${kind}, got ${JSON.stringify(v)}`, file);
-    out[k] = PATH_KEYS.has(k as keyof PipelineConfig) ? path.resolve(dir, v as string) : v;
+    // a device given as a profile file (not a built-in name) is a path too
+    const isPath = PATH_KEYS.has(k as keyof PipelineConfig) || (k === "device" && /[./\\]/.test(v as string));
+    out[k] = isPath ? path.resolve(dir, v as string) : v;
   }
   return out as Partial<PipelineConfig>;
 }

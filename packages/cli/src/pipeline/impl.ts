@@ -219,7 +219,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
   const meta = await readTraceMeta(traces);
   const bundleEstimate = bundleBytesFor(modelConfig, c.dtype, path.join(c.model, "config.json"));
 
-  const placed: Record<string, string> = {};
+  const placed: Record<string, { file: string; digest: string }> = {};
   for (const method of c.methods) {
     const rec = await runner.run({
       stage: `place-${method}`,
@@ -239,15 +239,15 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
         return { result, outputs: ["placement.json"] };
       },
     });
-    placed[method] = outputPath(rec, "placement.json");
+    placed[method] = { file: outputPath(rec, "placement.json"), digest: rec.outputs["placement.json"].sha256 };
   }
 
   const images: Record<string, { file: string; digest: string }> = {};
   for (const method of c.methods) {
-    const placement = placed[method];
+    const placement = placed[method].file;
     const rec = await runner.run({
       stage: `pack-${method}`,
-      inputs: { ...modelDigests, placement: await runner.fileDigest(placement), code: code.pack },
+      inputs: { ...modelDigests, placement: placed[method].digest, code: code.pack },
       params: { dtype: c.dtype },
       async run(dir) {
         const out = path.join(dir, "model.colink");
@@ -303,7 +303,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
 
   // The report is cheap and always rebuilt, so it reflects this run's stage cache hits.
   const placements = Object.fromEntries(
-    await Promise.all(c.methods.map(async (m) => [m, await readPlacement(placed[m], { layers: meta.layers, neurons: meta.neurons })] as const)),
+    await Promise.all(c.methods.map(async (m) => [m, await readPlacement(placed[m].file, { layers: meta.layers, neurons: meta.neurons })] as const)),
   );
   const data = await computeReportData({
     trace: traces,
