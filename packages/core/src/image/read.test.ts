@@ -200,6 +200,7 @@ describe("readImageInfo", () => {
       ["chunks", (i) => void (i.layers[0].chunkCrc32c = new Uint32Array(3)), /3 chunk checksums, expected 1/],
       ["cache", (i) => void (i.layers[0].cache = { pinned: [99], lru: 0, gapfill: false }), /pinned id 99 is out of range/],
       ["quant", (i) => void Object.assign(i.layers[0].parts[0], { dtype: "q8_0", elements: 8 }), /8 values cannot be stored as q8_0/],
+      ["width", (i) => void Object.assign(i.layers[0].parts[2], { elements: 4, bytes: 8 }), /part 2 \(down\): 4 values, expected hidden_size 8/],
     ];
     for (const [name, tweak, re] of cases) await expect(readImageInfo((await build(`${name}.colink`, tweak)).file), name).rejects.toThrow(re);
   });

@@ -62,6 +62,8 @@ export function indexToImageInfo(raw: RawIndex, sb: Superblock, file: string): I
       const pw = `${where} part ${j} (${p.name})`;
       const dt = dtype(p.dtype, pw);
       if (p.offset !== at) bad(`${pw}: offset ${p.offset}, expected ${at} (parts are contiguous, in order)`);
+      if (p.elements !== raw.hiddenSize && p.elements !== 1)
+        bad(`${pw}: ${p.elements} values, expected hidden_size ${raw.hiddenSize} (a row or column) or 1 (a bias)`);
       const want = bytesFor(dt, p.elements, pw);
       if (p.bytes !== want) bad(`${pw}: ${p.bytes} bytes, expected ${want} for ${p.elements} values of ${dt}`);
       at += p.bytes;
