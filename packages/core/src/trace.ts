@@ -193,6 +193,7 @@ export class TraceWriter {
   private readonly pump: Promise<void>;
   private pumpError: unknown = null;
   rows = 0;
+  private batches = 0;
 
   private constructor(file: AtomicFile, meta: TraceMeta) {
     this.meta = meta;
@@ -238,10 +239,15 @@ export class TraceWriter {
     const data = makeData({ type: new Struct(fields), length: n, nullCount: 0, children: cols });
     this.writer.write(new RecordBatch(this.schema, data));
     this.rows += n;
+    this.batches++;
   }
 
   /** Finishes the file and renames it into place. */
   async close(): Promise<void> {
+    // Arrow JS writes the schema with the first batch; a trace with no tokens still
+    // needs it (and its metadata), so it gets one empty batch.
+    if (this.batches === 0)
+      this.write({ layer: 0, seq: new Uint32Array(0), pos: new Uint32Array(0), split: new Uint8Array(0), offsets: new Int32Array(1), ids: new Uint16Array(0) });
     this.writer.finish();
     await this.pump;
     if (this.pumpError) {
