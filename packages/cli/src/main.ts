@@ -11,8 +11,11 @@ import { commands as loaderCommands } from "@colink/loader/commands";
 import { commands as packerCommands } from "@colink/packer/commands";
 import { commands as placerCommands } from "@colink/placer/commands";
 import { commands as profilerCommands } from "@colink/profiler/commands";
+import { readFileSync } from "node:fs";
 import yargs from "yargs";
 import { pipelineCommand } from "./pipeline-command.js";
+
+const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version: string }).version;
 
 /** A usage mistake caught by yargs (unknown command or option, missing argument). */
 class UsageError extends Error {}
@@ -33,7 +36,7 @@ export async function main(argv: string[]): Promise<number> {
     .strict()
     .help()
     .alias("help", "h")
-    .version()
+    .version(VERSION)
     .wrap(Math.min(110, process.stdout.columns ?? 100))
     .epilogue("Docs: docs/ in the colink repository. Exit codes: 0 ok, 1 user error, 2 internal error.")
     .fail((msg, err) => {
