@@ -55,15 +55,15 @@ def softmax(x):
 
 
 def attention(q, k, v, heads, kv_heads, scale):
-    # q [T, H, D], k/v [T, KV, D]
+    # q [B, T, H, D], k/v [B, T, KV, D] -> [B, T, H*D]; batched BLAS matmuls per head
     rep = heads // kv_heads
-    k = np.repeat(k, rep, axis=1)
-    v = np.repeat(v, rep, axis=1)
-    t = q.shape[0]
-    s = np.einsum("thd,shd->hts", q, k) * np.float32(scale)
-    s = s + np.triu(np.full((t, t), -np.inf, np.float32), 1)[None]
+    k = np.repeat(k, rep, axis=2)
+    v = np.repeat(v, rep, axis=2)
+    b, t = q.shape[:2]
+    s = (q.transpose(0, 2, 1, 3) @ k.transpose(0, 2, 3, 1)) * np.float32(scale)
+    s = s + np.triu(np.full((t, t), -np.inf, np.float32), 1)
     p = softmax(s).astype(np.float32)
-    return np.einsum("hts,shd->thd", p, v).reshape(t, -1)
+    return (p @ v.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3).reshape(b, t, -1)
 
 
 def act_fn(name, x):
@@ -87,7 +87,7 @@ def llama(cfg, w, tokens):
     eps = np.float32(cfg.get("rms_norm_eps", 1e-6))
     theta = cfg.get("rope_theta", 10000.0)
     act = cfg.get("hidden_act", "silu")
-    t = len(tokens)
+    b, t = tokens.shape
 
     def rms(x, g):
         var = (x * x).mean(-1, keepdims=True)
@@ -96,7 +96,7 @@ def llama(cfg, w, tokens):
     inv = (1.0 / (np.float32(theta) ** (np.arange(0, D, 2, dtype=np.float32) / np.float32(D)))).astype(np.float32)
     ang = np.arange(t, dtype=np.float32)[:, None] * inv[None, :]
     emb = np.concatenate([ang, ang], -1)
-    cos, sin = np.cos(emb)[:, None, :], np.sin(emb)[:, None, :]
+    cos, sin = np.cos(emb)[None, :, None, :], np.sin(emb)[None, :, None, :]
 
     def rope(x):
         half = D // 2
@@ -108,9 +108,9 @@ def llama(cfg, w, tokens):
     for l in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{l}."
         h = rms(x, w[p + "input_layernorm.weight"])
-        q = rope((h @ w[p + "self_attn.q_proj.weight"].T).reshape(t, H, D))
-        k = rope((h @ w[p + "self_attn.k_proj.weight"].T).reshape(t, KV, D))
-        v = (h @ w[p + "self_attn.v_proj.weight"].T).reshape(t, KV, D)
+        q = rope((h @ w[p + "self_attn.q_proj.weight"].T).reshape(b, t, H, D))
+        k = rope((h @ w[p + "self_attn.k_proj.weight"].T).reshape(b, t, KV, D))
+        v = (h @ w[p + "self_attn.v_proj.weight"].T).reshape(b, t, KV, D)
         x = x + attention(q, k, v, H, KV, 1 / math.sqrt(D)) @ w[p + "self_attn.o_proj.weight"].T
         h = rms(x, w[p + "post_attention_layernorm.weight"])
         a = act_fn(act, h @ w[p + "mlp.gate_proj.weight"].T) * (h @ w[p + "mlp.up_proj.weight"].T)
@@ -128,7 +128,7 @@ def opt(cfg, w, tokens):
     pre = cfg.get("do_layer_norm_before", True)
     proj = cfg.get("word_embed_proj_dim", d)
     act = cfg.get("activation_function", "relu")
-    t = len(tokens)
+    b, t = tokens.shape
     P = "model.decoder."
 
     def ln(x, g, b):
@@ -149,7 +149,7 @@ def opt(cfg, w, tokens):
         q = (h @ w[a + "q_proj.weight"].T + w[a + "q_proj.bias"]) * np.float32(D**-0.5)
         k = h @ w[a + "k_proj.weight"].T + w[a + "k_proj.bias"]
         v = h @ w[a + "v_proj.weight"].T + w[a + "v_proj.bias"]
-        o = attention(q.reshape(t, H, D), k.reshape(t, H, D), v.reshape(t, H, D), H, H, 1.0)
+        o = attention(q.reshape(b, t, H, D), k.reshape(b, t, H, D), v.reshape(b, t, H, D), H, H, 1.0)
         x = res + o @ w[a + "out_proj.weight"].T + w[a + "out_proj.bias"]
         if not pre:
             x = ln(x, w[p + "self_attn_layer_norm.weight"], w[p + "self_attn_layer_norm.bias"])
@@ -169,6 +169,7 @@ def opt(cfg, w, tokens):
 
 
 def forward(cfg, w, tokens):
+    """tokens [B, T] (B sequences, each from position 0) -> logits [B, T, V], FFN values per layer [B, T, F]."""
     arch = cfg["architectures"][0]
     return (opt if arch == "OPTForCausalLM" else llama)(cfg, w, np.asarray(tokens))
 
@@ -179,26 +180,27 @@ def main():
     ap.add_argument("--tokens", help="comma-separated token ids")
     ap.add_argument("--bench", type=int, help="time this many tokens (random ids) and print tokens/s")
     ap.add_argument("--seq-len", type=int, default=128)
+    ap.add_argument("--batch", type=int, default=16, help="sequences per forward call in --bench (the profiler's default is 2048 tokens)")
     args = ap.parse_args()
     cfg, w = load(args.model)
     if args.bench:
         rng = np.random.default_rng(0)
         n = args.bench // args.seq_len
         seqs = rng.integers(0, cfg["vocab_size"], size=(n, args.seq_len))
-        forward(cfg, w, seqs[0])  # warm-up
+        forward(cfg, w, seqs[: args.batch])  # warm-up
         t0 = time.perf_counter()
-        for s in seqs:
-            forward(cfg, w, s)
+        for i in range(0, n, args.batch):
+            forward(cfg, w, seqs[i : i + args.batch])
         sec = time.perf_counter() - t0
         print(json.dumps({"tokens": n * args.seq_len, "seconds": sec, "tokens_per_second": n * args.seq_len / sec}))
         return
     tokens = [int(x) for x in args.tokens.split(",")]
-    logits, ffn = forward(cfg, w, tokens)
+    logits, ffn = forward(cfg, w, np.asarray(tokens)[None, :])
     json.dump(
         {
             "tokens": tokens,
-            "logits": logits.astype(np.float32).tolist(),
-            "ffn": [a.astype(np.float32).tolist() for a in ffn],
+            "logits": logits[0].astype(np.float32).tolist(),
+            "ffn": [a[0].astype(np.float32).tolist() for a in ffn],
         },
         sys.stdout,
     )
