@@ -23,12 +23,26 @@ const packCommand: CommandModule = {
         choices: DTYPES,
         describe: "Dtype of the FFN bundles (default: the checkpoint's); q8_0/q4_0 are llama.cpp's block formats",
       })
+      .option("dense-dtype", {
+        choices: ["f32", "f16", "bf16"] as const,
+        describe: "Dtype of the non-FFN tensors (embeddings, attention, norms); default: the checkpoint's",
+      })
       .option("chunk-kib", { type: "number", default: 64, describe: "Checksum chunk of the bundle regions in KiB (multiple of 4)" })
       .example("colink pack --model data/models/tiny-relu-llama --placement placement.json --out model.colink", "bundles in the placer's order, source dtype")
-      .example("colink pack -m data/models/tiny-relu-llama -o model-q4.colink --dtype q4_0", "identity order, 4-bit bundles"),
+      .example("colink pack -m data/models/tiny-relu-llama -o model-q4.colink --dtype q4_0", "identity order, 4-bit bundles")
+      .example("colink pack -m data/models/tiny-relu-llama -o small.colink --dtype q8_0 --dense-dtype f16", "8-bit bundles, f16 everything else"),
   handler: async (argv) => {
     const { packCli } = await import("./impl.js");
-    await packCli(argv as unknown as Common & { model: string; placement?: string; out: string; dtype?: (typeof DTYPES)[number]; chunkKib: number });
+    await packCli(
+      argv as unknown as Common & {
+        model: string;
+        placement?: string;
+        out: string;
+        dtype?: (typeof DTYPES)[number];
+        denseDtype?: "f32" | "f16" | "bf16";
+        chunkKib: number;
+      },
+    );
   },
 };
 

@@ -5,7 +5,9 @@ import { packImage } from "./pack.js";
 
 const mib = (b: number): string => (b / 2 ** 20).toFixed(2);
 
-export async function packCli(a: CommonArgs & { model: string; placement?: string; out: string; dtype?: StoredDtype; chunkKib: number }): Promise<void> {
+export async function packCli(
+  a: CommonArgs & { model: string; placement?: string; out: string; dtype?: StoredDtype; denseDtype?: "f32" | "f16" | "bf16"; chunkKib: number },
+): Promise<void> {
   if (!a.placement) note(a, "no --placement given: neurons are stored in their original order (identity)");
   let bar: ReturnType<typeof progress> | undefined;
   const r = await packImage({
@@ -13,6 +15,7 @@ export async function packCli(a: CommonArgs & { model: string; placement?: strin
     placement: a.placement,
     out: a.out,
     dtype: a.dtype,
+    denseDtype: a.denseDtype,
     chunkBytes: a.chunkKib * 1024,
     onProgress: (done, total) => {
       bar ??= progress({ label: "pack", total, unit: "MB", scale: 1e-6, quiet: a.quiet });

@@ -125,6 +125,30 @@ describe("packImage", () => {
     expect(info.tensors.every((t) => t.dtype === "f16" && t.offset % 4096 === 0)).toBe(true);
   });
 
+  it("converts dense tensors with denseDtype, values rounded to it", async () => {
+    const model = path.join(dir, "llama-bf16");
+    const r = await packImage({ model, out: path.join(dir, "dense.colink"), denseDtype: "f32", dtype: "q8_0" });
+    const info = await readImageInfo(r.path);
+    await verifyImage(r.path);
+    const bytes = new Uint8Array(await fs.readFile(r.path));
+    const ckpt = await Checkpoint.open(model);
+    try {
+      for (const t of info.tensors) {
+        expect(t.dtype).toBe("f32");
+        const src = await ckpt.readF32(t.name); // bf16 -> f32 is exact, so the stored f32 must equal it
+        expect(t.length).toBe(src.length * 4);
+        const got = new Float32Array(src.length);
+        decodeToF32(bytes, t.offset, src.length, "f32", got);
+        expect(Array.from(got)).toEqual(Array.from(src));
+      }
+    } finally {
+      await ckpt.close();
+    }
+    const f16 = await readImageInfo((await packImage({ model, out: path.join(dir, "dense16.colink"), denseDtype: "f16" })).path);
+    expect(f16.tensors.every((t) => t.dtype === "f16")).toBe(true);
+    expect(f16.bundleDtype).toBe("bf16");
+  });
+
   it("writes byte-identical images for the same inputs", async () => {
     const model = path.join(dir, "llama-f32");
     const a = await packImage({ model, placement: path.join(dir, "placement.json"), out: path.join(dir, "det-a.colink"), dtype: "q8_0" });

@@ -18,6 +18,8 @@ import {
   type CacheSpec,
   crc32c,
   DEFAULT_CHUNK_BYTES,
+  decodeToF32,
+  encodeF32,
   fail,
   ffnParts,
   fromSystemError,
@@ -49,6 +51,8 @@ export interface PackOptions {
   out: string;
   /** Dtype of the FFN bundles; default: the checkpoint's dtype of the FFN weights. */
   dtype?: StoredDtype;
+  /** Dtype of the dense (non-FFN) tensors; default: each tensor's checkpoint dtype. */
+  denseDtype?: "f32" | "f16" | "bf16";
   /** Checksum chunk size (multiple of 4096); default 64 KiB. */
   chunkBytes?: number;
   /** Called with bytes written so far and the total. */
@@ -235,6 +239,8 @@ export async function packImage(opts: PackOptions): Promise<PackResult> {
     fail("BAD_ARGUMENT", `--chunk-bytes must be a positive multiple of ${IMAGE_ALIGNMENT}, got ${chunkBytes}`);
   if (opts.dtype !== undefined && !isStoredDtype(opts.dtype))
     fail("BAD_ARGUMENT", `--dtype ${JSON.stringify(opts.dtype)}: expected one of ${STORED_DTYPES.join(", ")}`);
+  if (opts.denseDtype !== undefined && !["f32", "f16", "bf16"].includes(opts.denseDtype))
+    fail("BAD_ARGUMENT", `--dense-dtype ${JSON.stringify(opts.denseDtype)}: expected f32, f16 or bf16`);
   const ckpt = await Checkpoint.open(opts.model);
   try {
     const spec = modelSpecFromConfig(ckpt.config, path.join(opts.model, "config.json"));
@@ -256,11 +262,13 @@ export async function packImage(opts: PackOptions): Promise<PackResult> {
       for (const p of plan.parts) bundled.add(p.tensor);
       layers.push({ ...plan, regionOffset: 0, regionLength: spec.ffn * plan.bundleBytes, ...placementLayer(placement, l, spec.ffn) });
     }
-    const tensors: (ImageTensorInfo & { source: TensorInfo })[] = [];
+    const tensors: (ImageTensorInfo & { source: TensorInfo; sourceDtype: "f32" | "f16" | "bf16" })[] = [];
     for (const name of ckpt.names().filter((x) => !bundled.has(x)).sort()) {
       const t = ckpt.tensor(name);
-      const length = t.end - t.start;
-      tensors.push({ name, dtype: storedOf(t, "tensor"), shape: t.shape.slice(), offset: at, length, crc32c: 0, source: t });
+      const sourceDtype = storedOf(t, "tensor");
+      const dt = opts.denseDtype ?? sourceDtype;
+      const length = storedBytes(dt, t.shape.reduce((a, b) => a * b, 1));
+      tensors.push({ name, dtype: dt, shape: t.shape.slice(), offset: at, length, crc32c: 0, source: t, sourceDtype });
       at = alignUp(at + length);
     }
     for (const l of layers) {
@@ -270,6 +278,7 @@ export async function packImage(opts: PackOptions): Promise<PackResult> {
     const dataEnd = at;
     const denseBytes = tensors.reduce((a, t) => a + t.length, 0);
     const regionBytes = layers.reduce((a, l) => a + l.regionLength, 0);
+    // Progress counts bytes written.
     const total = denseBytes + regionBytes;
     let done = 0;
     const tick = (n: number): void => {
@@ -283,11 +292,23 @@ export async function packImage(opts: PackOptions): Promise<PackResult> {
       const h = file.handle;
       for (const t of tensors) {
         let crc = 0;
-        for (let o = 0; o < t.length; o += PIECE) {
-          const piece = await reader.read(t.source, o, reader.buffer("piece", PIECE).subarray(0, Math.min(PIECE, t.length - o)));
-          crc = crc32c(piece, crc);
-          await writeAll(h, piece, t.offset + o);
-          tick(piece.length);
+        const sourceBytes = t.source.end - t.source.start;
+        const es = t.sourceDtype === "f32" ? 4 : 2;
+        // PIECE is a multiple of 4, so pieces hold whole elements of any source dtype.
+        for (let o = 0, w = 0; o < sourceBytes; o += PIECE) {
+          const piece = await reader.read(t.source, o, reader.buffer("piece", PIECE).subarray(0, Math.min(PIECE, sourceBytes - o)));
+          let out = piece;
+          if (t.dtype !== t.sourceDtype) {
+            const n = piece.length / es;
+            const f = new Float32Array(reader.buffer("pieceF32", PIECE * 2).buffer, 0, n);
+            decodeToF32(piece, 0, n, t.sourceDtype, f);
+            out = reader.buffer("pieceOut", PIECE * 2).subarray(0, storedBytes(t.dtype, n));
+            encodeF32(f, t.dtype, out);
+          }
+          crc = crc32c(out, crc);
+          await writeAll(h, out, t.offset + w);
+          w += out.length;
+          tick(out.length);
         }
         t.crc32c = crc;
       }
@@ -349,7 +370,7 @@ export async function packImage(opts: PackOptions): Promise<PackResult> {
         placementSha256,
         bundleDtype: dtype,
         alignment: IMAGE_ALIGNMENT,
-        tensors: tensors.map(({ source: _s, ...t }) => t),
+        tensors: tensors.map(({ source: _s, sourceDtype: _d, ...t }) => t),
         layers: layerInfos,
       };
       const tail = await writeImageTail(h, index, dataEnd, opts.out);
