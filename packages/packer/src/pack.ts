@@ -236,7 +236,7 @@ function placementLayer(p: Placement | undefined, layer: number, n: number): Pic
 export async function packImage(opts: PackOptions): Promise<PackResult> {
   const chunkBytes = opts.chunkBytes ?? DEFAULT_CHUNK_BYTES;
   if (!(Number.isInteger(chunkBytes) && chunkBytes > 0 && chunkBytes % IMAGE_ALIGNMENT === 0))
-    fail("BAD_ARGUMENT", `--chunk-bytes must be a positive multiple of ${IMAGE_ALIGNMENT}, got ${chunkBytes}`);
+    fail("BAD_ARGUMENT", `checksum chunk of ${chunkBytes} bytes: expected a positive multiple of ${IMAGE_ALIGNMENT} (--chunk-kib a multiple of 4)`);
   if (opts.dtype !== undefined && !isStoredDtype(opts.dtype))
     fail("BAD_ARGUMENT", `--dtype ${JSON.stringify(opts.dtype)}: expected one of ${STORED_DTYPES.join(", ")}`);
   if (opts.denseDtype !== undefined && !["f32", "f16", "bf16"].includes(opts.denseDtype))
