@@ -3,7 +3,7 @@
  * loader's `colink read`: every neuron of the bundled model, every dtype, comes back
  * as the source rows (exactly, or within the documented quantisation error).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import {
   Checkpoint,
@@ -64,6 +64,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await ckpt.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 describe("colink read after colink pack (round trip)", () => {
