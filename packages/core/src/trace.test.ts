@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { Schema, Table, tableFromIPC, tableToIPC } from "apache-arrow";
+import { RecordBatch, Schema, Table, tableFromIPC, tableToIPC } from "apache-arrow";
 import { describe, expect, it } from "vitest";
 import { ColinkError } from "./errors.js";
 import { holdoutSplit, type TraceMeta, TraceReader, TraceWriter } from "./trace.js";
@@ -110,7 +110,8 @@ describe("trace files", () => {
     const table = tableFromIPC(readFileSync(path.join(dir, "rt.arrow")));
     const md = new Map(table.schema.metadata);
     md.set("colink.schema_version", "9");
-    const forged = new Table(new Schema(table.schema.fields, md), table.batches.map((b) => b.data));
+    const schema = new Schema(table.schema.fields, md);
+    const forged = new Table(table.batches.map((b) => new RecordBatch(schema, b.data)));
     const file = path.join(dir, "v9.arrow");
     writeFileSync(file, tableToIPC(forged, "file"));
     await expect(TraceReader.open(file)).rejects.toThrow(/schema version 9 is not supported/);
