@@ -11,7 +11,7 @@
  * cost model in this process.
  */
 import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -70,8 +70,18 @@ async function main(): Promise<void> {
   const set = await openTraceSet([traces]);
   const held = await readSplit(set, 1);
   const rows: Row[] = [];
+  mkdirSync(workDir, { recursive: true });
+  // Baseline orders do not depend on the bundle size or F: they are placed once (at
+  // the first bundle size) and evaluated under every setting. A run's fit time and
+  // peak RSS are kept beside its placement (*.run.json), so a rerun reuses them.
   const place = (method: string, F: number, bb: number): { file: string; seconds: number; peakRssMiB: number } => {
     const file = path.join(workDir, `${label}-${method}-b${bb}-f${F}.json`);
+    const runFile = `${file}.run.json`;
+    if (existsSync(file) && existsSync(runFile)) {
+      const run = JSON.parse(readFileSync(runFile, "utf8"));
+      process.stderr.write(`reusing ${file}: ${run.seconds.toFixed(1)} s, ${run.peakRssMiB.toFixed(0)} MiB\n`);
+      return { file, seconds: run.seconds, peakRssMiB: run.peakRssMiB };
+    }
     const r = spawnSync(
       process.execPath,
       [BIN, "place", "-t", traces, "-m", method, "-o", file, "--bundle-bytes", String(bb), "--cache-fraction", String(F), "--device", deviceName, "--json", "--quiet"],
@@ -79,6 +89,7 @@ async function main(): Promise<void> {
     );
     if (r.status !== 0) throw new Error(`place ${method} failed: ${r.stderr}`);
     const out = JSON.parse(r.stdout);
+    writeFileSync(runFile, `${JSON.stringify({ seconds: out.seconds, peakRssMiB: out.peakRssMiB, choices: out.choices })}\n`);
     process.stderr.write(`placed ${method} F=${F} bundle=${bb}: ${out.seconds.toFixed(1)} s, ${out.peakRssMiB.toFixed(0)} MiB, choices ${JSON.stringify(out.choices)}\n`);
     return { file, seconds: out.seconds, peakRssMiB: out.peakRssMiB };
   };
@@ -99,7 +110,7 @@ async function main(): Promise<void> {
       // baselines' orders do not depend on F: place once, evaluate under pin and lru
       const runs = method === "colink" ? fractions : [0];
       for (const FP of runs) {
-        const placed = place(method, FP, bb);
+        const placed = place(method, FP, method === "colink" ? bb : bundles[0]);
         const evals = method === "colink" ? [FP] : fractions;
         for (const F of evals) {
           const policies: CachePolicy[] = F === 0 ? ["none"] : method === "colink" ? ["declared"] : ["pin", "lru"];
