@@ -47,13 +47,26 @@ export interface ActiveCsr {
   ids: Uint16Array | Uint32Array;
 }
 
+let scratch16: Uint16Array | null = null;
+let scratch32: Uint32Array | null = null;
+
+/** A reusable worst-case id buffer (allocated once per size, not per layer: less GC). */
+function scratchFor(size: number, wide: boolean): Uint16Array | Uint32Array {
+  if (wide) {
+    if (!scratch32 || scratch32.length < size) scratch32 = new Uint32Array(size);
+    return scratch32;
+  }
+  if (!scratch16 || scratch16.length < size) scratch16 = new Uint16Array(size);
+  return scratch16;
+}
+
 /**
  * Selects active ids of `rows` x `n` values: v != 0 when tau is null, else |v| > tau.
  * One pass into a scratch buffer sized for the worst case, then a copy of the used part.
  */
 export function selectActive(values: Float32Array, rows: number, n: number, tau: number | null): ActiveCsr {
   const offsets = new Int32Array(rows + 1);
-  const scratch = n <= 65536 ? new Uint16Array(rows * n) : new Uint32Array(rows * n);
+  const scratch = scratchFor(rows * n, n > 65536);
   let w = 0;
   for (let r = 0; r < rows; r++) {
     const o = r * n;

@@ -140,22 +140,20 @@ export function activate(x: Float32Array, act: Activation): void {
  */
 export function gatedAct(gu: Float32Array, rows: number, f: number, act: Activation): Float32Array {
   const out = new Float32Array(rows * f);
-  for (let r = 0; r < rows; r++) {
-    const o = r * f;
-    const g0 = 2 * o;
-    for (let i = 0; i < f; i++) out[o + i] = gu[g0 + i];
-  }
   if (act === "relu") {
+    // One pass: relu(g) * u, reading the gate and up halves of each row directly.
     for (let r = 0; r < rows; r++) {
       const o = r * f;
-      const u0 = 2 * o + f;
+      const g0 = 2 * o;
+      const u0 = g0 + f;
       for (let i = 0; i < f; i++) {
-        const g = out[o + i];
+        const g = gu[g0 + i];
         out[o + i] = g > 0 ? g * gu[u0 + i] : 0;
       }
     }
     return out;
   }
+  for (let r = 0; r < rows; r++) out.set(gu.subarray(2 * r * f, 2 * r * f + f), r * f);
   activate(out, act);
   for (let r = 0; r < rows; r++) {
     const o = r * f;

@@ -2,7 +2,10 @@
  * Profiler throughput on the bundled model next to a NumPy forward of the same
  * model (scripts/numpy_forward.py), in the same run, plus this process's peak RSS.
  *
- *   node packages/profiler/dist/bench/profile.js [--tokens 16384] [--seq-len 128]
+ *   node packages/profiler/dist/bench/profile.js [--tokens 4096] [--seq-len 128] [--rounds 3]
+ *
+ * Each round runs the profiler then the NumPy forward (same tokens, batches of 16
+ * sequences) back to back, so both see the same machine load; medians are reported.
  */
 import { execFileSync } from "node:child_process";
 import * as fs from "node:fs/promises";
@@ -16,27 +19,37 @@ const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
-const tokens = arg("tokens", 16384);
+const tokens = arg("tokens", 4096);
+const rounds = arg("rounds", 3);
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 const seqLen = arg("seq-len", 128);
 const model = path.join(root, "data/models/tiny-relu-llama");
 const corpus = path.join(root, "data/corpus/fortunes-sample.txt");
 
 const dir = await fs.mkdtemp(path.join(os.tmpdir(), "colink-bench-"));
 try {
-  const r = await profileModel({ model, corpus: [corpus], out: path.join(dir, "t.arrow"), seqLen, maxTokens: tokens, quiet: true });
-  const peakRssMiB = process.resourceUsage().maxRSS / 1024;
-  const np = JSON.parse(
-    execFileSync("python3", [path.join(root, "scripts/numpy_forward.py"), model, "--bench", String(tokens), "--seq-len", String(seqLen)]).toString(),
-  );
+  const per: { profilerTokS: number; numpyTokS: number }[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const p = await profileModel({ model, corpus: [corpus], out: path.join(dir, "t.arrow"), seqLen, maxTokens: tokens, quiet: true });
+    const np = JSON.parse(
+      execFileSync("python3", [path.join(root, "scripts/numpy_forward.py"), model, "--bench", String(tokens), "--seq-len", String(seqLen)]).toString(),
+    );
+    per.push({ profilerTokS: Math.round(p.tokensPerSecond), numpyTokS: Math.round(np.tokens_per_second) });
+  }
+  const peakRssMiB = Math.round(process.resourceUsage().maxRSS / 1024);
+  const prof = median(per.map((x) => x.profilerTokS));
+  const np = median(per.map((x) => x.numpyTokS));
   console.log(
     JSON.stringify(
       {
         model: "tiny-relu-llama",
-        tokens: r.tokens,
+        tokens,
         seqLen,
-        profiler: { seconds: +r.seconds.toFixed(2), tokensPerSecond: Math.round(r.tokensPerSecond), peakRssMiB: Math.round(peakRssMiB) },
-        numpyForward: { seconds: +np.seconds.toFixed(2), tokensPerSecond: Math.round(np.tokens_per_second) },
-        ratio: +(r.tokensPerSecond / np.tokens_per_second).toFixed(2),
+        profilerTokensPerSecond: prof,
+        numpyForwardTokensPerSecond: np,
+        ratio: +median(per.map((x) => x.profilerTokS / x.numpyTokS)).toFixed(2),
+        peakRssMiB,
+        rounds: per,
       },
       null,
       2,
