@@ -3,7 +3,7 @@
  * loader's `colink read`: every neuron of the bundled model, every dtype, comes back
  * as the source rows (exactly, or within the documented quantisation error).
  */
-import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import {
   Checkpoint,
@@ -223,6 +223,13 @@ describe("colink pack / inspect / verify", () => {
     const r = colink(["verify", f]);
     expect(r.status).toBe(1);
     expect(r.stderr.trim()).toMatch(/^colink: .*layer 2 region chunk 1 is corrupt \(bytes \[\d+, \d+\), slots \d+-\d+\)/);
+    // read checks the chunks it touches: it refuses rather than return the flipped weights
+    const out = path.join(dir, "never.npy");
+    const rr = colink(["read", f, "--layer", "2", "--neurons", ALL, "--out", out]);
+    expect(rr.status).toBe(1);
+    expect(rr.stderr.trim().split("\n")).toHaveLength(1);
+    expect(rr.stderr).toMatch(/layer 2 region chunk 1 is corrupt/);
+    expect(existsSync(out)).toBe(false);
   }, 60_000);
 
   it("pack refuses bad input with one line and leaves no file", () => {

@@ -1,9 +1,9 @@
-import { mkdtempSync, rmSync, truncateSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, truncateSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { DEVICE_PROFILES, type DeviceProfile } from "@colink/core";
 import { afterAll, describe, expect, it } from "vitest";
-import { openParsedImage } from "./loader.js";
+import { openImage, openParsedImage } from "./loader.js";
 import { rng, writeTestImage } from "./testimage.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "colink-loader-"));
@@ -25,7 +25,7 @@ function randomIds(rand: () => number, n: number, k: number): number[] {
 describe("Loader", () => {
   it("returns exactly the asked bundles, in order, duplicates included, under every policy", async () => {
     const file = path.join(dir, "a.img");
-    const img = writeTestImage(file, { layers: 3, neurons: 200, bundleBytes: 1024, shuffle: true, cache: { pinned: [5, 6, 7], lru: 20, gapfill: true } });
+    const img = await writeTestImage(file, { layers: 3, neurons: 200, bundleBytes: 1024, shuffle: true, cache: { pinned: [5, 6, 7], lru: 20, gapfill: true } });
     const rand = rng(7);
     for (const policy of ["none", "lru", "pin", "declared"] as const) {
       for (const direct of [false, true]) {
@@ -53,7 +53,7 @@ describe("Loader", () => {
 
   it("serves hundreds of concurrent loads correctly", async () => {
     const file = path.join(dir, "c.img");
-    const img = writeTestImage(file, { layers: 4, neurons: 300, bundleBytes: 512, shuffle: true, seed: 3 });
+    const img = await writeTestImage(file, { layers: 4, neurons: 300, bundleBytes: 512, shuffle: true, seed: 3 });
     const loader = await openParsedImage(img.info, { device: small, cacheBytes: 4 * 50 * 512, policy: "lru", queueDepth: 2 });
     const rand = rng(11);
     const asks = Array.from({ length: 400 }, () => ({ layer: Math.floor(rand() * 4), ids: randomIds(rand, 300, 1 + Math.floor(rand() * 80)) }));
@@ -70,7 +70,7 @@ describe("Loader", () => {
 
   it("keeps the cache within its byte budget, split evenly across layers", async () => {
     const file = path.join(dir, "b.img");
-    const img = writeTestImage(file, { layers: 2, neurons: 100, bundleBytes: 1000, seed: 5 });
+    const img = await writeTestImage(file, { layers: 2, neurons: 100, bundleBytes: 1000, seed: 5 });
     // 2 layers x 10 bundles + 999 bytes of slack per layer: still 10 bundles each.
     const loader = await openParsedImage(img.info, { device: small, cacheBytes: 2 * (10 * 1000 + 999), policy: "lru" });
     expect(loader.budgetBundles).toEqual([10, 10]);
@@ -85,7 +85,7 @@ describe("Loader", () => {
 
   it("rejects a layer that does not exist and ids out of range, with one clear error", async () => {
     const file = path.join(dir, "d.img");
-    const img = writeTestImage(file, { layers: 2, neurons: 50, bundleBytes: 256 });
+    const img = await writeTestImage(file, { layers: 2, neurons: 50, bundleBytes: 256 });
     const loader = await openParsedImage(img.info, { device: ufs40 });
     await expect(loader.load(2, [1])).rejects.toThrow(/layer 2 does not exist \(image has layers 0\.\.1\)/);
     await expect(loader.load(0, [1, 50])).rejects.toThrow(/neuron id 50 is out of range \[0, 50\)/);
@@ -99,7 +99,7 @@ describe("Loader", () => {
 
   it("refuses a truncated image before reading", async () => {
     const file = path.join(dir, "t.img");
-    const img = writeTestImage(file, { layers: 2, neurons: 50, bundleBytes: 256 });
+    const img = await writeTestImage(file, { layers: 2, neurons: 50, bundleBytes: 256 });
     truncateSync(file, img.info.fileSize - 5000);
     await expect(openParsedImage({ ...img.info, fileSize: img.info.fileSize - 5000 }, { device: ufs40 })).rejects.toThrow(
       /layer 1 region .*\(truncated image\?\)/,
@@ -110,9 +110,30 @@ describe("Loader", () => {
     await loader.close();
   });
 
+  it("with verify, refuses a bundle whose chunk is corrupt instead of returning it", async () => {
+    const file = path.join(dir, "v.img");
+    const img = await writeTestImage(file, { layers: 1, neurons: 200, bundleBytes: 1024, seed: 9, shuffle: true });
+    const l0 = img.info.layers[0];
+    const victim = l0.idAt[100]; // slot 100: byte 102400 of the region, in chunk 1 (64 KiB chunks)
+    const bytes = readFileSync(file);
+    bytes[l0.regionOffset + 100 * 1024 + 7] ^= 0x10;
+    writeFileSync(file, bytes);
+    const checked = await openImage(file, { device: ufs40, verify: true });
+    await expect(checked.load(0, [victim])).rejects.toThrow(/layer 0 region chunk 1 is corrupt/);
+    // bundles in intact chunks still load, exactly
+    const ok = await checked.load(0, [l0.idAt[3], l0.idAt[10]]);
+    expect(same(ok.bundle(0), img.bytesOf(0, l0.idAt[3]))).toBe(true);
+    await checked.close();
+    // without verify the runtime path trusts the image (colink verify checks it all)
+    const trusting = await openImage(file, { device: ufs40 });
+    const b = await trusting.load(0, [victim]);
+    expect(same(b.bundle(0), img.bytesOf(0, victim))).toBe(false);
+    await trusting.close();
+  });
+
   it("after a failed read, never serves the bundles that read should have brought", async () => {
     const file = path.join(dir, "f.img");
-    const img = writeTestImage(file, { layers: 1, neurons: 64, bundleBytes: 1024, seed: 8 });
+    const img = await writeTestImage(file, { layers: 1, neurons: 64, bundleBytes: 1024, seed: 8 });
     // The file loses its last 8 bundles after the index was parsed.
     truncateSync(file, img.info.layers[0].regionOffset + 56 * 1024);
     const dev: DeviceProfile = { ...small, latencyUs: 0, maxRequestBytes: 4096 };
@@ -129,7 +150,7 @@ describe("Loader", () => {
 describe("read plan through the loader", () => {
   it("matches a hand computation and issues exactly the planned reads", async () => {
     const file = path.join(dir, "h.img");
-    const img = writeTestImage(file, { layers: 1, neurons: 16, bundleBytes: 1000 });
+    const img = await writeTestImage(file, { layers: 1, neurons: 16, bundleBytes: 1000 });
     // latency 2.5 us at 1 GB/s: reading a gap of g bundles costs g us, so gaps of <= 2
     // bundles are read through; at most 4 bundles (4096 bytes) per request.
     const device: DeviceProfile = { ...ufs40, latencyUs: 2.5, bandwidthBytesPerSec: 1e9, maxRequestBytes: 4096, queueDepth: 2 };

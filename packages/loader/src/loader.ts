@@ -22,6 +22,9 @@ import {
   type CacheSpec,
   ColinkError,
   cacheSpecForPolicy,
+  checkRegionChunks,
+  chunksCovering,
+  crc32c,
   type DeviceProfile,
   fail,
   type ImageInfo,
@@ -33,7 +36,7 @@ import {
   type StepResult,
 } from "@colink/core";
 import { Bundles, type LoadPlan, OutputPool } from "./bundles.js";
-import { PositionalReader } from "./io.js";
+import { PositionalReader, type ReadLease } from "./io.js";
 
 export interface LoaderOptions {
   /** Device profile for read planning (access collapse, maximum request size). */
@@ -46,6 +49,13 @@ export interface LoaderOptions {
   queueDepth?: number;
   /** Bypass the page cache with O_DIRECT where the platform allows it (default false). */
   direct?: boolean;
+  /**
+   * Check the CRC32C of every chunk a read touches (reads widen to the image's chunk
+   * boundaries, default 64 KiB): corrupt data fails with a CHECKSUM error naming the
+   * layer and chunk instead of being returned. Default false: the runtime path trusts
+   * an image that `colink verify` passed; `colink read` turns it on.
+   */
+  verify?: boolean;
 }
 
 /** Counters since open (or since resetStats()). */
@@ -113,6 +123,7 @@ export class Loader {
     simulatedIoUs: 0,
   };
   private closed = false;
+  private readonly verify: boolean;
 
   /** @internal use openImage() */
   constructor(info: ImageInfo, reader: PositionalReader, opts: LoaderOptions) {
@@ -121,6 +132,7 @@ export class Loader {
     this.policy = opts.policy ?? "declared";
     this.cacheBytes = Math.max(0, Math.floor(opts.cacheBytes ?? 0));
     this.reader = reader;
+    this.verify = opts.verify === true;
     this.pool = new OutputPool(Math.max(4, (opts.queueDepth ?? opts.device.queueDepth) * 2));
     const perLayer = info.layers.length > 0 ? Math.floor(this.cacheBytes / info.layers.length) : 0;
     this.budgetBundles = [];
@@ -158,7 +170,7 @@ export class Loader {
         Array.from({ length: plan.reads }, async (_, r) => {
           const s0 = plan.readStart[r];
           const n = plan.readSlots[r];
-          const lease = await this.reader.read(st.info.regionOffset + s0 * B, n * B, st.info.regionOffset, st.regionEnd);
+          const lease = await this.readSlots(st, s0, n);
           try {
             for (let k = 0; k < n; k++) {
               const f = st.cache.frameOf[st.info.idAt[s0 + k]];
@@ -259,11 +271,11 @@ export class Loader {
     const reads = step.reads;
     const starts = step.readStart.slice(0, reads);
     const lens = step.readSlots.slice(0, reads);
-    const { regionOffset, idAt } = st.info;
+    const { idAt } = st.info;
     const one = async (r: number): Promise<void> => {
       const s0 = starts[r];
       const len = lens[r];
-      const lease = await this.reader.read(regionOffset + s0 * B, len * B, regionOffset, st.regionEnd);
+      const lease = await this.readSlots(st, s0, len);
       try {
         const bytes = lease.bytes;
         for (let k = 0; k < len; k++) {
@@ -293,6 +305,28 @@ export class Loader {
     return new Bundles(st.info, ids, out.subarray(0, unique * B), index, plan, (b) => this.pool.give(new Uint8Array(b.buffer)));
   }
 
+  /**
+   * Reads slots [s0, s0 + n) of a layer's region. With `verify`, the read widens to the
+   * chunks covering it and each chunk's CRC32C is checked before any byte is used.
+   */
+  private async readSlots(st: LayerState, s0: number, n: number): Promise<ReadLease> {
+    const B = st.info.bundleBytes;
+    const { regionOffset } = st.info;
+    if (!this.verify) return this.reader.read(regionOffset + s0 * B, n * B, regionOffset, st.regionEnd);
+    const [c0, c1] = chunksCovering(st.info, s0 * B, (s0 + n) * B);
+    const C = st.info.chunkBytes;
+    const w0 = c0 * C;
+    const w1 = Math.min(c1 * C, st.info.regionLength);
+    const lease = await this.reader.read(regionOffset + w0, w1 - w0, regionOffset, st.regionEnd);
+    try {
+      checkRegionChunks(st.info, w0, lease.bytes, this.info.path);
+    } catch (e) {
+      lease.release();
+      throw e;
+    }
+    return { bytes: lease.bytes.subarray(s0 * B - w0, (s0 + n) * B - w0), release: () => lease.release() };
+  }
+
   private resetRecency(st: LayerState): void {
     st.cache = new LayerCache(st.info.neurons, st.spec);
     st.planner = new LayerPlanner(st.planner.layout, this.device, st.cache);
@@ -311,6 +345,8 @@ export class Loader {
       lease.release();
       done += n;
     }
+    if (this.verify && crc32c(bytes) !== t.crc32c)
+      fail("CHECKSUM", `${this.info.path}: dense tensor "${name}" is corrupt (CRC32C mismatch)`, this.info.path);
     return { info: t, bytes };
   }
 
@@ -377,8 +413,11 @@ export async function openParsedImage(info: ImageInfo, opts: LoaderOptions): Pro
   const queueDepth = opts.queueDepth ?? opts.device.queueDepth;
   let maxBundle = 0;
   for (const l of info.layers) maxBundle = Math.max(maxBundle, l.bundleBytes);
-  // The planner never issues a request above max(maxRequestBytes, one bundle).
-  const maxReadBytes = Math.max(4096, opts.device.maxRequestBytes, maxBundle);
+  // The planner never issues a request above max(maxRequestBytes, one bundle); checked
+  // reads widen by up to one chunk at each end.
+  let maxChunk = 0;
+  if (opts.verify) for (const l of info.layers) maxChunk = Math.max(maxChunk, l.chunkBytes);
+  const maxReadBytes = Math.max(4096, opts.device.maxRequestBytes, maxBundle) + 2 * maxChunk;
   const reader = await PositionalReader.open(info.path, { queueDepth, maxReadBytes, direct: opts.direct });
   const loader = new Loader(info, reader, { ...opts, queueDepth });
   try {

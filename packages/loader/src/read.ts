@@ -36,8 +36,9 @@ export function parseNeuronList(text: string): number[] {
 }
 
 export async function readNeurons(opts: ReadOptions): Promise<ReadResult> {
-  // Reads here are few: no cache, the default device only shapes request sizes.
-  const loader = await openImage(opts.image, { device: DEVICE_PROFILES.ufs40, cacheBytes: 0, policy: "none" });
+  // Reads here are few: no cache, the default device only shapes request sizes, and
+  // every chunk read is checked so corrupt weights are never written out.
+  const loader = await openImage(opts.image, { device: DEVICE_PROFILES.ufs40, cacheBytes: 0, policy: "none", verify: true });
   try {
     const bundles = await loader.load(opts.layer, opts.neurons);
     const layer = loader.info.layers[opts.layer];

@@ -1,10 +1,20 @@
 /**
- * A minimal raw image for unit tests of the loader: layer regions of random bytes
- * at 4 KiB aligned offsets, described by a hand-built ImageInfo (the real format is
- * parsed by core's readImageInfo; the end-to-end tests pack real images).
+ * Real colink images with random bundle bytes, for unit tests and benchmarks of the
+ * loader: layer regions at 4 KiB aligned offsets with per-chunk CRC32C, the index and
+ * superblock written by core's image writer and parsed back by readImageInfo (the
+ * loader must not depend on the packer; the end-to-end tests pack real models).
  */
-import { writeFileSync } from "node:fs";
-import type { CacheSpec, ImageInfo, ImageLayerInfo } from "@colink/core";
+import * as fs from "node:fs/promises";
+import {
+  type CacheSpec,
+  crc32c,
+  DEFAULT_CHUNK_BYTES,
+  type ImageIndexInput,
+  type ImageInfo,
+  type ImageLayerInfo,
+  readImageInfo,
+  writeImageTail,
+} from "@colink/core";
 import { rng } from "./rng.js";
 
 export { rng };
@@ -15,7 +25,7 @@ export interface TestImage {
   bytesOf(layer: number, id: number): Uint8Array;
 }
 
-export function writeTestImage(
+export async function writeTestImage(
   file: string,
   opts: {
     layers: number;
@@ -30,7 +40,7 @@ export function writeTestImage(
     /** Fill bundles with random bytes (default) or leave zeros (big benchmark images). */
     random?: boolean;
   },
-): TestImage {
+): Promise<TestImage> {
   const { layers, neurons, bundleBytes } = opts;
   const rand = rng(opts.seed ?? 1);
   const align = (x: number) => Math.ceil(x / 4096) * 4096;
@@ -47,7 +57,7 @@ export function writeTestImage(
     const slotOf = new Uint32Array(neurons);
     for (let s = 0; s < neurons; s++) slotOf[idAt[s]] = s;
     const len = neurons * bundleBytes;
-    const region = new Uint8Array(align(len));
+    const region = new Uint8Array(len);
     if (opts.random !== false) for (let i = 0; i < len; i++) region[i] = (rand() * 256) | 0;
     regions.push(region);
     infos.push({
@@ -70,18 +80,14 @@ export function writeTestImage(
       idAt,
       slotOf,
       cache: opts.caches ? opts.caches[l] : opts.cache,
-      chunkBytes: region.length,
-      chunkCrc32c: new Uint32Array(1),
+      chunkBytes: DEFAULT_CHUNK_BYTES,
+      chunkCrc32c: Uint32Array.from({ length: Math.ceil(region.length / DEFAULT_CHUNK_BYTES) }, (_, c) =>
+        crc32c(region.subarray(c * DEFAULT_CHUNK_BYTES, Math.min(region.length, (c + 1) * DEFAULT_CHUNK_BYTES))),
+      ),
     });
-    off += region.length;
+    off = align(off + region.length);
   }
-  const fileBytes = new Uint8Array(off);
-  for (let i = 0; i < infos.length; i++) fileBytes.set(regions[i], infos[i].regionOffset);
-  writeFileSync(file, fileBytes);
-  const info: ImageInfo = {
-    path: file,
-    fileSize: off,
-    formatVersion: 1,
+  const index: ImageIndexInput = {
     family: "llama",
     architecture: "LlamaForCausalLM",
     configJson: "{}",
@@ -93,6 +99,14 @@ export function writeTestImage(
     layers: infos,
     tensors: [],
   };
+  const h = await fs.open(file, "w");
+  try {
+    for (let i = 0; i < infos.length; i++) await h.write(regions[i], 0, regions[i].length, infos[i].regionOffset);
+    await writeImageTail(h, index, off, file);
+  } finally {
+    await h.close();
+  }
+  const info: ImageInfo = await readImageInfo(file);
   return {
     info,
     bytesOf(layer, id) {

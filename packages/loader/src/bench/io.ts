@@ -28,7 +28,7 @@ const qd = arg("qd", 32);
 const dir = path.resolve("out/bench");
 mkdirSync(dir, { recursive: true });
 const file = path.join(dir, `loader-io-${N}x${B}.img`);
-const img = writeTestImage(file, { layers: 1, neurons: N, bundleBytes: B, seed: 1 });
+const img = await writeTestImage(file, { layers: 1, neurons: N, bundleBytes: B, seed: 1 });
 
 // Warm the page cache and size the comparison buffer.
 const big = new Uint8Array(img.info.fileSize);

@@ -36,7 +36,7 @@ const placement = await readPlacement(placementFile, { layers: meta.layers, neur
 const dir = path.resolve("out/bench");
 mkdirSync(dir, { recursive: true });
 const file = path.join(dir, `policies-${path.basename(placementFile, ".json")}.img`);
-const img = writeTestImage(file, {
+const img = await writeTestImage(file, {
   layers: meta.layers,
   neurons: meta.neurons,
   bundleBytes: bundle,
