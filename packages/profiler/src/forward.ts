@@ -210,10 +210,17 @@ export class Forward {
       {
         rmsNorm(x, rows, d, await this.w(`${p}post_attention_layernorm.weight`), s.normEps, h);
         const wgu = await this.fused(`${p}mlp.gate_up`, [`${p}mlp.gate_proj.weight`, `${p}mlp.up_proj.weight`]);
-        const gu = await K.linear(h, rows, d, wgu, 2 * s.ffn);
-        const gate = gatedAct(gu, rows, s.ffn, s.act);
-        if (opts.onFfn) await opts.onFfn(l, gate, rows);
-        addInPlace(x, await K.linear(gate, rows, s.ffn, await this.w(`${p}mlp.down_proj.weight`), d));
+        if (s.act === "relu" || s.act === "silu") {
+          // The whole FFN in one onnxruntime call; H comes back for the activation rule.
+          const { h: hv, y } = await K.ffn(h, rows, d, wgu, s.ffn, await this.w(`${p}mlp.down_proj.weight`), d, s.act);
+          if (opts.onFfn) await opts.onFfn(l, hv, rows);
+          addInPlace(x, y);
+        } else {
+          const gu = await K.linear(h, rows, d, wgu, 2 * s.ffn);
+          const gate = gatedAct(gu, rows, s.ffn, s.act);
+          if (opts.onFfn) await opts.onFfn(l, gate, rows);
+          addInPlace(x, await K.linear(gate, rows, s.ffn, await this.w(`${p}mlp.down_proj.weight`), d));
+        }
       }
     }
     if (!opts.logits) return {};

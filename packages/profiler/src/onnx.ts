@@ -105,6 +105,27 @@ function linearModel(bias: boolean): Uint8Array {
 }
 
 /**
+ * The gated FFN of a Llama layer in one call: GU = X·WGUᵀ (gate and up fused),
+ * H = act(G)·U, Y = H·WDᵀ. Returns H (the activation values the profiler records)
+ * and Y. act is relu or silu (x·sigmoid(x)); GELU variants go through TypeScript.
+ */
+function ffnModel(act: "relu" | "silu"): Uint8Array {
+  const actNodes =
+    act === "relu" ? [node("Relu", ["G"], ["A"])] : [node("Sigmoid", ["G"], ["S"]), node("Mul", ["G", "S"], ["A"])];
+  return model(
+    [
+      node("Gemm", ["X", "WGU"], ["GU"], [{ name: "transB", i: 1 }]),
+      node("Split", ["GU"], ["G", "U"], [{ name: "axis", i: 1 }]), // equal halves: gate | up
+      ...actNodes,
+      node("Mul", ["A", "U"], ["H"]),
+      node("Gemm", ["H", "WD"], ["Y"], [{ name: "transB", i: 1 }]),
+    ],
+    [valueInfo("X", ["M", "K"]), valueInfo("WGU", ["F2", "K"]), valueInfo("WD", ["N", "F"])],
+    [valueInfo("H", ["M", "F"]), valueInfo("Y", ["M", "N"])],
+  );
+}
+
+/**
  * Causal attention for a batch: Q [B,T,H,D], K and V [B,T,H,D] (heads already
  * repeated for grouped-query attention), MASK [T,T] additive, SCALE [1].
  * Output O [B,T,H,D], i.e. [B·T, H·D] rows ready for o_proj.
@@ -139,6 +160,8 @@ export class Kernels {
     private readonly lin: ort.InferenceSession,
     private readonly linBias: ort.InferenceSession,
     private readonly attn: ort.InferenceSession,
+    private readonly ffnRelu: ort.InferenceSession,
+    private readonly ffnSilu: ort.InferenceSession,
     readonly threads: number,
   ) {}
 
@@ -156,12 +179,14 @@ export class Kernels {
       executionMode: "sequential",
       extra: { session: { intra_op: { allow_spinning: spin ? "1" : "0" } } },
     };
-    const [a, b, c] = await Promise.all([
+    const [a, b, c, d, e] = await Promise.all([
       ort.InferenceSession.create(linearModel(false), opts),
       ort.InferenceSession.create(linearModel(true), opts),
       ort.InferenceSession.create(attentionModel(), opts),
+      ort.InferenceSession.create(ffnModel("relu"), opts),
+      ort.InferenceSession.create(ffnModel("silu"), opts),
     ]);
-    return new Kernels(a, b, c, threads);
+    return new Kernels(a, b, c, d, e, threads);
   }
 
   /** x [m, k] · wᵀ with w [n, k] (+ bias [n]) → [m, n]. */
@@ -173,6 +198,25 @@ export class Kernels {
     if (bias) feeds.B = new ort.Tensor("float32", bias, [n]);
     const out = await (bias ? this.linBias : this.lin).run(feeds);
     return out.Y.data as Float32Array;
+  }
+
+  /** Gated FFN: x [m, k], wgu [2f, k] (gate rows then up rows), wd [n, f] → h [m, f] and y [m, n]. */
+  async ffn(
+    x: Float32Array,
+    m: number,
+    k: number,
+    wgu: Float32Array,
+    f: number,
+    wd: Float32Array,
+    n: number,
+    act: "relu" | "silu",
+  ): Promise<{ h: Float32Array; y: Float32Array }> {
+    const out = await (act === "relu" ? this.ffnRelu : this.ffnSilu).run({
+      X: new ort.Tensor("float32", x.subarray(0, m * k), [m, k]),
+      WGU: new ort.Tensor("float32", wgu.subarray(0, 2 * f * k), [2 * f, k]),
+      WD: new ort.Tensor("float32", wd.subarray(0, n * f), [n, f]),
+    });
+    return { h: out.H.data as Float32Array, y: out.Y.data as Float32Array };
   }
 
   /** Causal softmax attention; q, k, v are [b, t, h, d] (k, v with h heads already). */
@@ -199,7 +243,7 @@ export class Kernels {
   }
 
   async release(): Promise<void> {
-    await Promise.all([this.lin.release(), this.linBias.release(), this.attn.release()]);
+    await Promise.all([this.lin, this.linBias, this.attn, this.ffnRelu, this.ffnSilu].map((x) => x.release()));
   }
 }
 
