@@ -118,7 +118,7 @@ describe("colink profile and trace", () => {
     const f4 = path.join(dir, "f4.npy");
     const hdr = (descr: string, shape: string, data: number) => {
       let d = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shape}, }`;
-      d += " ".repeat((64 - ((10 + d.length + 1) % 64)) % 64) + "\n";
+      d += `${" ".repeat((64 - ((10 + d.length + 1) % 64)) % 64)}\n`;
       const b = Buffer.alloc(10 + d.length + data);
       Buffer.from([0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59, 1, 0]).copy(b);
       b.writeUInt16LE(d.length, 8);
