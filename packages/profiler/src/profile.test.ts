@@ -40,6 +40,11 @@ describe("profileModel", () => {
     expect(r.activeFraction[0]).toBeGreaterThan(0.1);
     expect(r.activeFraction[3]).toBeLessThan(r.activeFraction[0]);
 
+    // Deterministic: the same inputs give a byte-identical trace (here with another thread count).
+    const again = path.join(dir, "t2.arrow");
+    await profileModel({ model, corpus: [corpus], out: again, seqLen: 64, maxTokens: 64 * 6 + 5, holdout: 0.34, seed: 3, batch: 4, threads: 1, quiet: true });
+    expect(Buffer.compare(await fs.readFile(out), await fs.readFile(again))).toBe(0);
+
     const reader = await TraceReader.open(out);
     const seen: number[] = [];
     for await (const c of reader.chunks()) seen.push(c.layer, c.seq.length);
