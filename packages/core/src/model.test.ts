@@ -25,6 +25,7 @@ describe("modelSpecFromConfig", () => {
   it("reads Mistral GQA and OPT 350m-style configs", () => {
     const m = modelSpecFromConfig({ ...llama, architectures: ["MistralForCausalLM"], num_key_value_heads: 2, hidden_act: "silu" }, "c.json");
     expect(m.kvHeads).toBe(2);
+    expect(modelSpecFromConfig({ ...llama, architectures: ["MistralForCausalLM"], sliding_window: 4096 }, "c.json").slidingWindow).toBe(4096);
     expect(m.act).toBe("silu");
     const o = modelSpecFromConfig(
       {

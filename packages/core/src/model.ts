@@ -40,6 +40,8 @@ export interface ModelSpec {
   enableBias: boolean;
   /** OPT: whether the decoder has a final LayerNorm (pre-norm models without _remove_final_layer_norm). */
   finalLayerNorm: boolean;
+  /** Mistral: attention window in tokens (0 = none); sequences longer than it are refused. */
+  slidingWindow?: number;
 }
 
 function intField(config: Record<string, unknown>, key: string, file: string, dflt?: number): number {
@@ -144,6 +146,7 @@ export function modelSpecFromConfig(config: Record<string, unknown>, file: strin
     wordEmbedProjDim: hidden,
     enableBias: false,
     finalLayerNorm: true,
+    slidingWindow: typeof config.sliding_window === "number" && config.sliding_window > 0 ? config.sliding_window : 0,
   };
 }
 

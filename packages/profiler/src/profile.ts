@@ -129,6 +129,8 @@ export async function profileModel(o: ProfileOptions): Promise<ProfileResult> {
     const spec = modelSpecFromConfig(ck.config, path.join(o.model, "config.json"));
     if (seqLen > spec.maxPositions)
       fail("BAD_ARGUMENT", `--seq-len ${seqLen} exceeds the model's max_position_embeddings ${spec.maxPositions}`);
+    if (spec.slidingWindow && seqLen > spec.slidingWindow)
+      fail("UNSUPPORTED", `--seq-len ${seqLen} exceeds the model's sliding_window ${spec.slidingWindow}; windowed attention is not implemented`);
     checkCheckpoint(spec, ck);
     const notes: string[] = [];
     const { ids, tokenizer, source } = await tokenStream(o, spec, notes);
