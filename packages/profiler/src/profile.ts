@@ -193,6 +193,8 @@ export async function profileModel(o: ProfileOptions): Promise<ProfileResult> {
           if (rule === "target-sparsity" && taus.length === layer) taus.push(calibrateTau(values.subarray(0, rows * n), o.target!));
           const csr: ActiveCsr = selectActive(values, rows, n, rule === "nonzero" ? null : taus[layer]);
           activeCounts[layer] += csr.offsets[rows];
+          // A 7B batch takes minutes: advance the bar per layer, not per batch.
+          bar.update(s0 * seqLen + Math.round((rows * (layer + 1)) / spec.layers));
           const chunk = { layer, seq, pos, split: sp, offsets: csr.offsets, ids: csr.ids };
           if (writer) writer.write(chunk);
           else pending.push(chunk);
@@ -203,7 +205,6 @@ export async function profileModel(o: ProfileOptions): Promise<ProfileResult> {
         writer = await TraceWriter.create(o.out, meta());
         for (const c of pending.splice(0)) writer.write(c);
       }
-      bar.tick(rows);
     }
     bar.done();
     await writer!.close();
