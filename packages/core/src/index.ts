@@ -15,3 +15,4 @@ export * from "./model.js";
 export * from "./crc32c.js";
 export * from "./simulate.js";
 export * from "./quant.js";
+export * from "./checkpoint.js";

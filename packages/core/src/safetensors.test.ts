@@ -4,7 +4,8 @@ import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ColinkError } from "./errors.js";
 import { f32ArrayToBf16, f32ArrayToF16 } from "./half.js";
-import { Checkpoint, encodeSafetensors, f32Bytes, SafetensorsFile } from "./safetensors.js";
+import { Checkpoint } from "./checkpoint.js";
+import { encodeSafetensors, f32Bytes, SafetensorsFile } from "./safetensors.js";
 
 let dir: string;
 const a = Float32Array.from({ length: 12 }, (_, i) => i - 5.5); // [3, 4]
