@@ -103,6 +103,14 @@ describe("profileModel", () => {
     );
   });
 
+  it("refuses bad options in one line", async () => {
+    const out = path.join(dir, "opt.arrow");
+    expect((await rejects(profileModel({ model, corpus: [corpus], out, batch: 0 }))).message).toMatch(/--batch must be an integer >= 1/);
+    expect((await rejects(profileModel({ model, corpus: [corpus], out, threads: Number.NaN }))).message).toMatch(/--threads must be/);
+    expect((await rejects(profileModel({ model, corpus: [corpus], out, seqLen: 600 }))).message).toMatch(/exceeds the model's max_position_embeddings 512/);
+    expect((await rejects(profileModel({ model, corpus: [corpus], out, activation: "threshold" }))).message).toMatch(/needs --tau/);
+  });
+
   it("refuses an empty corpus without leaving an output file", async () => {
     const empty = path.join(dir, "empty.txt");
     await fs.writeFile(empty, "");

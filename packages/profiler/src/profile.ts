@@ -117,6 +117,10 @@ export async function profileModel(o: ProfileOptions): Promise<ProfileResult> {
   if (!(Number.isInteger(seqLen) && seqLen >= 1)) fail("BAD_ARGUMENT", `--seq-len must be an integer >= 1, got ${seqLen}`);
   if (o.maxTokens !== undefined && !(Number.isInteger(o.maxTokens) && o.maxTokens >= 1))
     fail("BAD_ARGUMENT", `--max-tokens must be an integer >= 1, got ${o.maxTokens}`);
+  if (o.batch !== undefined && !(Number.isInteger(o.batch) && o.batch >= 1))
+    fail("BAD_ARGUMENT", `--batch must be an integer >= 1 (sequences per forward batch), got ${o.batch}`);
+  if (o.threads !== undefined && !(Number.isInteger(o.threads) && o.threads >= 1 && o.threads <= 256))
+    fail("BAD_ARGUMENT", `--threads must be an integer in [1, 256], got ${o.threads}`);
   const holdout = o.holdout ?? 0.2;
   const seed = o.seed ?? 0;
   const rule: RuleName = o.activation ?? "nonzero";
