@@ -17,6 +17,7 @@ import {
   type StoredDtype,
   storedBytes,
   TraceWriter,
+  xorshift32 as rand,
 } from "@colink/core";
 import { openImage, replay } from "@colink/loader";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -27,18 +28,6 @@ const DTYPES: StoredDtype[] = ["f32", "f16", "bf16", "q8_0", "q4_0"];
 const LAYERS = 4;
 const N = 768;
 const D = 192;
-
-function rand(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
-}
 
 const img = (name: string) => path.join(dir, `${name}.colink`);
 let ckpt: Checkpoint;

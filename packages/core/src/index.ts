@@ -16,3 +16,4 @@ export * from "./crc32c.js";
 export * from "./simulate.js";
 export * from "./quant.js";
 export * from "./checkpoint.js";
+export * from "./rng.js";

@@ -31,6 +31,7 @@ import {
 } from "apache-arrow";
 import { ColinkError, fail, fromSystemError } from "./errors.js";
 import { AtomicFile } from "./fsutil.js";
+import { xorshift32 } from "./rng.js";
 
 export const TRACE_SCHEMA_VERSION = 1;
 
@@ -162,16 +163,7 @@ export interface TraceChunk {
 export function holdoutSplit(sequences: number, holdout: number, seed: number): Uint8Array {
   if (!(holdout >= 0 && holdout < 1)) fail("BAD_ARGUMENT", `--holdout must be in [0, 1), got ${holdout}`);
   const idx = Uint32Array.from({ length: sequences }, (_, i) => i);
-  let s = (seed ^ 0x9e3779b9) >>> 0 || 1;
-  const rnd = (): number => {
-    // xorshift32: small, deterministic across platforms
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 0x100000000;
-  };
+  const rnd = xorshift32((seed ^ 0x9e3779b9) >>> 0);
   for (let i = sequences - 1; i > 0; i--) {
     const j = Math.floor(rnd() * (i + 1));
     const t = idx[i];

@@ -22,7 +22,7 @@ import {
   writeJsonAtomic,
 } from "@colink/core";
 import { DIRECT_ALIGN, PositionalReader } from "./io.js";
-import { rng } from "./rng.js";
+import { xorshift32 as rng } from "@colink/core";
 
 export const PROBE_SIZES = [4096, 16384, 65536, 262144, 1048576];
 export const PROBE_DEPTHS = [1, 4, 16, 32];

@@ -14,8 +14,8 @@ import {
   type ImageLayerInfo,
   readImageInfo,
   writeImageTail,
+  xorshift32 as rng,
 } from "@colink/core";
-import { rng } from "./rng.js";
 
 export { rng };
 

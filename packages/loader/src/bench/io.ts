@@ -14,7 +14,7 @@ import { closeSync, mkdirSync, openSync, readSync } from "node:fs";
 import * as path from "node:path";
 import { DEVICE_PROFILES } from "@colink/core";
 import { openParsedImage } from "../loader.js";
-import { rng } from "../rng.js";
+import { xorshift32 as rng } from "@colink/core";
 import { writeTestImage } from "../testimage.js";
 
 const arg = (name: string, dflt: number): number => {

@@ -11,7 +11,7 @@
  * cache sees hits and the runs are neither all-contiguous nor all-scattered.
  */
 import { cacheSpecForPolicy, DEVICE_PROFILES, LayerCache, LayerPlanner, layoutFromOrder } from "@colink/core";
-import { rng } from "../rng.js";
+import { xorshift32 as rng } from "@colink/core";
 
 const arg = (name: string, dflt: number): number => {
   const i = process.argv.indexOf(`--${name}`);
