@@ -23,14 +23,15 @@ const placeCommand: CommandModule = {
       })
       .option("out", { alias: "o", type: "string", describe: "placement.json to write (colink.placement/1)", demandOption: true })
       .option("device", { alias: "d", type: "string", default: "ufs40", describe: "Device profile for the cost model: ufs31, ufs40, nvme, or a profile JSON file" })
-      .option("bundle-bytes", { type: "number", describe: "Bytes per neuron bundle (default: from the trace's model shape, else 24576 = Llama-2-7B fp16)" })
+      .option("bundle-bytes", { type: "number", describe: "Bytes per neuron bundle (default: from --model, else the trace's metadata, else 24576 = Llama-2-7B fp16)" })
+      .option("model", { type: "string", describe: "Model directory whose config.json gives the fp16 bundle size (Llama 3 x hidden x 2 B)" })
       .option("cache-fraction", { type: "number", default: 0, describe: "DRAM per layer as a fraction F of its neurons; the cache holds floor(F x N) bundles" })
       .option("seed", { type: "number", default: 0, describe: "Seed for Louvain (output is deterministic for a seed)" })
       .option("threads", { type: "number", describe: "Worker threads, layers in parallel (default: the machine's cores, at most 8)" })
       .option("k", { type: "number", default: 16, describe: "colink: strongest neighbours kept per neuron in the graph" })
       .option("pair-tokens", { type: "number", default: 2048, describe: "colink: fit tokens (evenly spaced) used for pair counts" })
       .option("weight", { choices: ["jaccard", "p"], default: "jaccard", describe: "colink: weight that picks each neuron's k neighbours: Jaccard or co-activation probability" })
-      .example("colink place --traces out/real.arrow --out placement.json", "colink's order, no DRAM cache")
+      .example("colink place --traces out/real.arrow --model data/models/tiny-relu-llama --out placement.json", "colink's order for that model's bundles, no DRAM cache")
       .example("colink place -t out/s7b.arrow --method neuralink --bundle-bytes 6912 -o nl.json", "the paper's baseline for q4 bundles")
       .example("colink place -t out/real.arrow --cache-fraction 0.1 -o p.json", "order and a declared cache of 10% of each layer"),
   handler: async (argv) => {
@@ -40,6 +41,7 @@ const placeCommand: CommandModule = {
       out: string;
       device: string;
       bundleBytes?: number;
+      model?: string;
       cacheFraction: number;
       seed: number;
       threads?: number;

@@ -15,4 +15,4 @@ export {
   neuralinkOrder,
 } from "./methods.js";
 export { type PlaceOptions, type PlaceResult, placeTraces } from "./place.js";
-export { bundleBytesFromMeta, DEFAULT_BUNDLE_BYTES, openTraceSet, readSplit } from "./traces.js";
+export { bundleBytesFromMeta, bundleBytesFromModel, DEFAULT_BUNDLE_BYTES, openTraceSet, readSplit } from "./traces.js";

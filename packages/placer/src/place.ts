@@ -19,7 +19,7 @@ import type { WeightKind } from "./cooccur.js";
 import type { LayerJob, LayerResult } from "./layer.js";
 import { METHODS, type Method } from "./methods.js";
 import { defaultThreads, runLayerJobs } from "./pool.js";
-import { bundleBytesFromMeta, openTraceSet, readSplit } from "./traces.js";
+import { bundleBytesFromMeta, bundleBytesFromModel, openTraceSet, readSplit } from "./traces.js";
 
 export interface PlaceOptions {
   traces: string[];
@@ -30,6 +30,8 @@ export interface PlaceOptions {
   /** Device profile name or JSON file (default ufs40). */
   device?: string;
   bundleBytes?: number;
+  /** Model directory (config.json) to derive the bundle size from, when --bundle-bytes is not given. */
+  model?: string;
   /** DRAM budget per layer as a fraction of its bundles (default 0). */
   cacheFraction?: number;
   seed?: number;
@@ -81,7 +83,7 @@ export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
   check(Number.isInteger(k) && k >= 1, `--k must be an integer >= 1, got ${k}`);
   const device = await resolveDeviceProfile(opts.device ?? "ufs40");
   const set = await openTraceSet(opts.traces);
-  const fromMeta = bundleBytesFromMeta(set.meta);
+  const fromMeta = opts.model ? { bytes: await bundleBytesFromModel(opts.model), from: `model ${opts.model}` } : bundleBytesFromMeta(set.meta);
   const bundleBytes = opts.bundleBytes ?? fromMeta.bytes;
   check(Number.isInteger(bundleBytes) && bundleBytes > 0, `--bundle-bytes must be an integer > 0, got ${bundleBytes}`);
   const bundleBytesFrom = opts.bundleBytes !== undefined ? "option" : fromMeta.from;

@@ -3,7 +3,8 @@
  * gathers one split of each layer into CSR arrays (one buffer pair per layer, so a
  * layer can be handed to a worker thread on its own).
  */
-import { ColinkError, fail, TraceReader, type TraceMeta } from "@colink/core";
+import * as path from "node:path";
+import { ColinkError, fail, readJsonFile, TraceReader, type TraceMeta } from "@colink/core";
 import type { LayerTokens } from "./cooccur.js";
 
 export interface TraceSet {
@@ -48,6 +49,20 @@ export function bundleBytesFromMeta(meta: TraceMeta): { bytes: number; from: str
     return { bytes: opt ? (2 * hidden + 1) * 2 : 3 * hidden * 2, from: "model shape" };
   }
   return { bytes: DEFAULT_BUNDLE_BYTES, from: "default (Llama-2-7B fp16)" };
+}
+
+/**
+ * Bundle bytes of a model directory's FFN neuron in fp16, from its config.json:
+ * Llama family (gate row + up row + down column) 3 x hidden x 2 B; OPT family
+ * (fc1 row + bias + fc2 column) (2 x hidden + 1) x 2 B.
+ */
+export async function bundleBytesFromModel(dir: string): Promise<number> {
+  const file = path.join(dir, "config.json");
+  const cfg = (await readJsonFile(file)) as Record<string, unknown>;
+  const hidden = cfg.hidden_size ?? cfg.d_model;
+  if (typeof hidden !== "number" || !(hidden > 0))
+    fail("BAD_FORMAT", `${file}: field "hidden_size" must be a positive number, got ${JSON.stringify(hidden)}`, file);
+  return String(cfg.model_type ?? "") === "opt" ? (2 * hidden + 1) * 2 : 3 * hidden * 2;
 }
 
 /**
