@@ -7,7 +7,7 @@ import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { ColinkError, fromSystemError } from "./errors.js";
+import { ColinkError, fail, fromSystemError } from "./errors.js";
 
 let counter = 0;
 
@@ -102,6 +102,33 @@ export async function readJsonFile(file: string): Promise<unknown> {
     return JSON.parse(text);
   } catch (e) {
     throw new ColinkError("BAD_FORMAT", `${file}: not valid JSON (${(e as Error).message})`, file);
+  }
+}
+
+/** Opens `file` for reading; system errors become one-line ColinkErrors naming it. */
+export async function openForRead(file: string): Promise<fs.FileHandle> {
+  try {
+    return await fs.open(file, "r");
+  } catch (e) {
+    throw fromSystemError(e, file);
+  }
+}
+
+/**
+ * Fills `buf` from byte `position` of an open file (a single read may be short). A
+ * file that ends first is BAD_FORMAT naming the byte where it ended.
+ */
+export async function readFully(h: fs.FileHandle, file: string, buf: Uint8Array, position: number): Promise<void> {
+  let done = 0;
+  while (done < buf.length) {
+    let n: number;
+    try {
+      ({ bytesRead: n } = await h.read(buf, done, Math.min(buf.length - done, 1 << 30), position + done));
+    } catch (e) {
+      throw fromSystemError(e, file);
+    }
+    if (n === 0) fail("BAD_FORMAT", `${path.basename(file)}: file ended early at byte ${position + done} (truncated?)`, file);
+    done += n;
   }
 }
 

@@ -6,9 +6,9 @@
  * for v2/v3), a Python-literal dict {'descr': '<f4', 'fortran_order': False,
  * 'shape': (k, p, d), }, padded with spaces to a multiple of 64 bytes, then the data.
  */
-import * as fs from "node:fs/promises";
-import { fail, fromSystemError } from "./errors.js";
-import { AtomicFile } from "./fsutil.js";
+import type * as fs from "node:fs/promises";
+import { fail, } from "./errors.js";
+import { AtomicFile, openForRead } from "./fsutil.js";
 
 export type NpyDtype = "u1" | "b1" | "f4" | "f2" | "u2" | "u4" | "i4" | "i8";
 
@@ -65,12 +65,7 @@ export function parseNpyHeader(buf: Uint8Array, file: string, fileSize: number):
 
 /** Opens an .npy file and returns its header plus an open handle for streaming reads. */
 export async function openNpy(file: string): Promise<{ header: NpyHeader; handle: fs.FileHandle }> {
-  let handle: fs.FileHandle;
-  try {
-    handle = await fs.open(file, "r");
-  } catch (e) {
-    throw fromSystemError(e, file);
-  }
+  const handle = await openForRead(file);
   try {
     const { size } = await handle.stat();
     const head = new Uint8Array(Math.min(size, 65536 + 16));
@@ -86,7 +81,7 @@ function headerBytes(descr: string, shape: number[]): Uint8Array {
   const shapeText = shape.length === 1 ? `(${shape[0]},)` : `(${shape.join(", ")})`;
   let dict = `{'descr': '${descr}', 'fortran_order': False, 'shape': ${shapeText}, }`;
   const total = 10 + dict.length + 1;
-  dict += " ".repeat((64 - (total % 64)) % 64) + "\n";
+  dict += `${" ".repeat((64 - (total % 64)) % 64)}\n`;
   const out = new Uint8Array(10 + dict.length);
   out.set(MAGIC, 0);
   out[6] = 1;

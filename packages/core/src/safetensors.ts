@@ -10,10 +10,11 @@
  * Tensors are C-order, little-endian. Nothing here reads more than the header
  * until a tensor (or a row range of one) is asked for.
  */
-import * as fs from "node:fs/promises";
+import type * as fs from "node:fs/promises";
 import * as path from "node:path";
-import { fail, fromSystemError } from "./errors.js";
+import { fail, } from "./errors.js";
 import { bf16ArrayToF32, f16ArrayToF32 } from "./half.js";
+import { openForRead, readFully } from "./fsutil.js";
 
 export type SafetensorsDtype =
   | "F64"
@@ -137,18 +138,7 @@ export function parseSafetensorsHeader(
 /** Reads exactly `length` bytes at `position`, in pieces (a single read is capped near 2 GiB). */
 async function readExact(handle: fs.FileHandle, file: string, position: number, length: number): Promise<Uint8Array> {
   const out = new Uint8Array(length);
-  let done = 0;
-  while (done < length) {
-    const n = Math.min(length - done, 1 << 30);
-    let bytesRead: number;
-    try {
-      ({ bytesRead } = await handle.read(out, done, n, position + done));
-    } catch (e) {
-      throw fromSystemError(e, file);
-    }
-    if (bytesRead === 0) fail("BAD_FORMAT", `${path.basename(file)}: file ended early at byte ${position + done}`, file);
-    done += bytesRead;
-  }
+  await readFully(handle, file, out, position);
   return out;
 }
 
@@ -165,12 +155,7 @@ export class SafetensorsFile {
   }
 
   static async open(file: string): Promise<SafetensorsFile> {
-    let handle: fs.FileHandle;
-    try {
-      handle = await fs.open(file, "r");
-    } catch (e) {
-      throw fromSystemError(e, file);
-    }
+    const handle = await openForRead(file);
     try {
       const { size } = await handle.stat();
       const base = path.basename(file);

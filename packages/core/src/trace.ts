@@ -15,7 +15,7 @@
  * tokens are in (seq, pos) order, and every layer of a chunk has the same tokens.
  * Schema metadata (all strings) is listed in TraceMeta.
  */
-import * as fs from "node:fs/promises";
+import type * as fs from "node:fs/promises";
 import {
   Field,
   List,
@@ -30,7 +30,7 @@ import {
   Uint32,
 } from "apache-arrow";
 import { ColinkError, fail, fromSystemError } from "./errors.js";
-import { AtomicFile } from "./fsutil.js";
+import { AtomicFile, openForRead } from "./fsutil.js";
 import { xorshift32 } from "./rng.js";
 
 export const TRACE_SCHEMA_VERSION = 1;
@@ -276,12 +276,7 @@ export class TraceReader {
   }
 
   static async open(file: string): Promise<TraceReader> {
-    let handle: fs.FileHandle;
-    try {
-      handle = await fs.open(file, "r");
-    } catch (e) {
-      throw fromSystemError(e, file);
-    }
+    const handle = await openForRead(file);
     try {
       const reader = await RecordBatchReader.from(handle);
       await reader.open();

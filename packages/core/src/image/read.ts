@@ -2,35 +2,14 @@
  * Opening a colink image: `readImageInfo` reads the superblock and the index and
  * validates both (never the data), `verifyImage` also recomputes every checksum.
  */
-import * as fs from "node:fs/promises";
+import type * as fs from "node:fs/promises";
 import { crc32c } from "../crc32c.js";
 import { ColinkError, fail, fromSystemError } from "../errors.js";
+import { openForRead, readFully } from "../fsutil.js";
 import { decodeSuperblock, hex, SUPERBLOCK_BYTES } from "./format.js";
 import { decodeImageIndex } from "./proto.js";
 import type { ImageInfo, ImageLayerInfo, ImageVerifyResult } from "./types.js";
 import { indexToImageInfo } from "./validate.js";
-
-async function openForRead(file: string): Promise<fs.FileHandle> {
-  try {
-    return await fs.open(file, "r");
-  } catch (e) {
-    throw fromSystemError(e, file);
-  }
-}
-
-async function readExact(h: fs.FileHandle, buf: Uint8Array, position: number, file: string): Promise<void> {
-  let done = 0;
-  while (done < buf.length) {
-    let n: number;
-    try {
-      ({ bytesRead: n } = await h.read(buf, done, buf.length - done, position + done));
-    } catch (e) {
-      throw fromSystemError(e, file);
-    }
-    if (n === 0) fail("BAD_FORMAT", `${file}: unexpected end of file at byte ${position + done}`, file);
-    done += n;
-  }
-}
 
 /** Reads and validates the superblock and index of an image using an open handle. */
 export async function readImageInfoFrom(h: fs.FileHandle, file: string): Promise<ImageInfo> {
@@ -41,10 +20,10 @@ export async function readImageInfoFrom(h: fs.FileHandle, file: string): Promise
     throw fromSystemError(e, file);
   }
   const head = new Uint8Array(SUPERBLOCK_BYTES);
-  if (size >= SUPERBLOCK_BYTES) await readExact(h, head, 0, file);
+  if (size >= SUPERBLOCK_BYTES) await readFully(h, file, head, 0);
   const sb = decodeSuperblock(head, size, file);
   const index = new Uint8Array(sb.indexLength);
-  await readExact(h, index, sb.indexOffset, file);
+  await readFully(h, file, index, sb.indexOffset);
   const got = crc32c(index);
   if (got !== sb.indexCrc32c)
     fail("CHECKSUM", `${file}: index is corrupt: CRC32C ${hex(got)} != ${hex(sb.indexCrc32c)} stored in the superblock`, file);
@@ -91,7 +70,7 @@ export async function verifyImage(file: string, opts: VerifyOptions = {}): Promi
       let crc = 0;
       for (let at = 0; at < t.length; at += READ_BYTES) {
         const view = buf.subarray(0, Math.min(READ_BYTES, t.length - at));
-        await readExact(h, view, t.offset + at, file);
+        await readFully(h, file, view, t.offset + at);
         crc = crc32c(view, crc);
         done += view.length;
         opts.onProgress?.(done, total);
@@ -110,7 +89,7 @@ export async function verifyImage(file: string, opts: VerifyOptions = {}): Promi
       const big = per <= buf.length ? buf : new Uint8Array(per);
       for (let at = 0; at < l.regionLength; at += per) {
         const view = big.subarray(0, Math.min(per, l.regionLength - at));
-        await readExact(h, view, l.regionOffset + at, file);
+        await readFully(h, file, view, l.regionOffset + at);
         for (let o = 0; o < view.length; o += C) {
           const c = (at + o) / C;
           const piece = view.subarray(o, Math.min(o + C, view.length));
