@@ -108,3 +108,62 @@ export function cacheCandidates(
   }
   return out;
 }
+
+/** An alternative order construction, made for a cache's pinned set (undefined: none). */
+export interface OrderFamily {
+  name: string;
+  orderFor: (pinned: Uint8Array | undefined) => Uint32Array;
+  /** Score under every cache candidate, not only the best `keep` (a baseline must never win on fit cost). */
+  everyCache?: boolean;
+}
+
+/**
+ * Order and cache chosen together on the fit tokens. Stage 1 scores every cache
+ * candidate with its own order (the method's linked order); stage 2 scores every
+ * order family under each of the `keep` best caches of stage 1 (`everyCache`
+ * families under all of them). The cheapest of all wins (ties: stage 1, then the
+ * earlier candidate), so the result is never worse on the scored tokens than an
+ * `everyCache` family (frequency order) under any cache candidate, which include the
+ * baselines' pin and lru.
+ * Families are built lazily, one order alive at a time, and memoised per pinned set
+ * (pinned sets are prefixes of the hottest ids, so their size identifies them).
+ */
+export function chooseJoint(
+  caches: Candidate[],
+  families: OrderFamily[],
+  data: LayerTokens,
+  device: DeviceProfile,
+  bundleBytes: number,
+  keep = 2,
+): Choice {
+  const first = chooseBest(caches, data, device, bundleBytes);
+  const scores = { ...first.scores };
+  let best: Choice = first;
+  const ranked = caches
+    .map((c, i) => ({ c, i, us: first.scores[c.name] }))
+    .sort((x, y) => x.us - y.us || x.i - y.i);
+  const seen = new Map<string, number>();
+  const tokens = Math.max(1, data.tokens);
+  for (let r = 0; r < ranked.length; r++) {
+    const c = ranked[r].c;
+    let mask: Uint8Array | undefined;
+    if (c.cache.pinned.length > 0) {
+      mask = new Uint8Array(data.neurons);
+      for (const id of c.cache.pinned) mask[id] = 1;
+    }
+    for (const f of families) {
+      if (r >= keep && !f.everyCache) continue;
+      const name = `${c.name}+${f.name}`;
+      // same pinned set and same cache kind as a scored one: same cost
+      const key = `${c.cache.pinned.length}/${c.cache.lru}/${c.cache.gapfill}/${f.name}`;
+      if (seen.has(key)) continue;
+      const order = f.orderFor(mask);
+      const us = fitCostUs(data, order, c.cache, device, bundleBytes) / tokens;
+      seen.set(key, us);
+      scores[name] = us;
+      if (us < best.fitUs) best = { name, order, cache: c.cache, fitUs: us, scores };
+    }
+  }
+  return { ...best, scores };
+}
+

@@ -3,14 +3,15 @@
  * the cache it declares. Runs in a worker thread or inline; input and output are
  * plain data (typed arrays), so it can be posted between threads without copies.
  */
-import { type CacheSpec, type DeviceProfile, NO_CACHE } from "@colink/core";
-import { cacheCandidates, chooseBest, type Candidate, hottest } from "./codesign.js";
+import type { CacheSpec, DeviceProfile } from "@colink/core";
+import { cacheCandidates, chooseBest, chooseJoint, type Candidate, type OrderFamily } from "./codesign.js";
 import { activationCounts, type LayerTokens } from "./cooccur.js";
 import {
   buildColinkGraph,
   type ColinkOptions,
   colinkOrder,
   frequencyOrder,
+  hotBlockOrder,
   identityLayerOrder,
   type Method,
   neuralinkOrder,
@@ -52,20 +53,22 @@ export function placeLayer(job: LayerJob): LayerResult {
   let candidates: Candidate[];
   let communities: number | undefined;
   let freq: Uint32Array;
+  let families: OrderFamily[] = [];
   if (job.method === "colink") {
     const g = buildColinkGraph(data, job.colink);
     freq = g.freq;
     communities = g.communities;
     candidates = cacheCandidates(freq, budget, (mask) => colinkOrder(g, mask));
-    // Refinement on the fit tokens: the hottest neurons, which co-fire with nearly
-    // everything, scatter reads when linked into communities; candidates set the top
-    // 1%, 2% or 5% apart in one block (and plain hot-first order) and the fit replay picks.
-    if (budget <= 0) {
-      for (const pct of [1, 2, 5]) {
-        const hot = hottest(freq, Math.floor((pct * n) / 100));
-        if (hot.ids.length > 0) candidates.push({ name: `hot-block-${pct}%`, order: colinkOrder(g, hot.mask), cache: { ...NO_CACHE, pinned: [] } });
-      }
-      candidates.push({ name: "frequency", order: frequencyOrder(freq), cache: { ...NO_CACHE, pinned: [] } });
+    // Order candidates scored jointly with the cache (chooseJoint): frequency order,
+    // and hybrids that set the hottest unpinned 1-25% apart as one compact block
+    // before the linked rest. Which wins depends on the device's break-even gap and
+    // the bundle size (a long gap rewards compact hot blocks over pairwise links),
+    // so the fit replay decides, not a rule.
+    const rank = frequencyOrder(freq);
+    families = [{ name: "frequency", orderFor: (mask) => hotBlockOrder(g, rank, mask, n), everyCache: true }];
+    for (const pct of [1, 2, 5, 10, 25]) {
+      const size = Math.floor((pct * n) / 100);
+      if (size > 0) families.push({ name: `hot-${pct}%`, orderFor: (mask) => hotBlockOrder(g, rank, mask, size) });
     }
   } else {
     freq = activationCounts(data);
@@ -80,7 +83,7 @@ export function placeLayer(job: LayerJob): LayerResult {
   // order, so the caches see real token-to-token reuse, at a bounded cost.
   const m = Math.min(data.tokens, job.chooseTokens ?? 4096);
   const scored: LayerTokens = { neurons: n, tokens: m, offsets: data.offsets.subarray(0, m + 1), ids: data.ids };
-  const best = chooseBest(candidates, scored, device, bundleBytes);
+  const best = families.length > 0 ? chooseJoint(candidates, families, scored, device, bundleBytes) : chooseBest(candidates, scored, device, bundleBytes);
   const t2 = performance.now();
   return {
     layer: job.layer,

@@ -219,3 +219,41 @@ export function colinkOrder(g: ColinkGraph, exclude?: Uint8Array): Uint32Array {
   }
   return order;
 }
+
+/**
+ * A hybrid of frequency order and linking, for devices whose break-even gap is long
+ * compared with the layer (small bundles): the `block` hottest neurons that are not
+ * pinned come first, hot-first, as one compact block (a token's hot neurons then
+ * cost one short read); the others follow in colink's linked order; pinned ids go
+ * last. `rank` is frequencyOrder(g.freq); pinned ids must be its first entries
+ * (codesign pins the hottest). block >= the number of unpinned neurons gives
+ * frequency order with the pinned ids moved to the end.
+ */
+export function hotBlockOrder(g: ColinkGraph, rank: Uint32Array, pinned: Uint8Array | undefined, block: number): Uint32Array {
+  const n = g.neurons;
+  const exclude = new Uint8Array(n);
+  const order = new Uint32Array(n);
+  let at = 0;
+  let taken = 0;
+  for (let x = 0; x < n && taken < block; x++) {
+    const id = rank[x];
+    if (pinned?.[id]) continue;
+    exclude[id] = 1;
+    order[at++] = id;
+    taken++;
+  }
+  let free = 0;
+  for (let i = 0; i < n; i++) {
+    if (pinned?.[i]) exclude[i] = 1;
+    if (!exclude[i]) free++;
+  }
+  if (free > 0) {
+    // colinkOrder puts the linked neurons first, then the excluded ones: keep the linked part
+    const linked = colinkOrder(g, exclude);
+    order.set(linked.subarray(0, free), at);
+    at += free;
+  }
+  if (pinned) for (let x = 0; x < n; x++) if (pinned[rank[x]]) order[at++] = rank[x];
+  return order;
+}
+

@@ -1,0 +1,71 @@
+import { type CacheSpec, type DeviceProfile, NO_CACHE, xorshift32 } from "@colink/core";
+import { describe, expect, it } from "vitest";
+import { fitCostUs, hottest } from "./codesign.js";
+import type { LayerTokens } from "./cooccur.js";
+import { placeLayer } from "./layer.js";
+import { buildColinkGraph, colinkOrder, frequencyOrder, hotBlockOrder } from "./methods.js";
+
+// 200 us per request, 1 us per 1 KiB bundle: a break-even gap of ~199 bundles, as
+// with the tiny model's 1152 B bundles on ufs40, where compact hot blocks win.
+const longGap: DeviceProfile = {
+  name: "long-gap",
+  description: "",
+  latencyUs: 200,
+  bandwidthBytesPerSec: 1024e6,
+  maxRequestBytes: 1 << 20,
+  queueDepth: 1,
+  source: "",
+};
+
+/** Neurons fire independently, neuron i with probability 0.5 * 0.985^i: no pair structure, a steep heat gradient. */
+function independentHeat(n: number, tokens: number, seed: number): LayerTokens {
+  const r = xorshift32(seed);
+  const offsets = new Int32Array(tokens + 1);
+  const ids: number[] = [];
+  for (let t = 0; t < tokens; t++) {
+    for (let i = 0; i < n; i++) if (r() < 0.5 * 0.985 ** i) ids.push(i);
+    offsets[t + 1] = ids.length;
+  }
+  return { neurons: n, tokens, offsets, ids: Uint16Array.from(ids) };
+}
+
+describe("colink chooses its order from the fit data", () => {
+  const n = 400;
+  const data = independentHeat(n, 600, 7);
+  const freq = frequencyOrder(Array.from({ length: n }, (_, i) => 600 - i)); // ids are already hot-first
+
+  it("the linked order alone loses to frequency order on this trace (the test is not vacuous)", () => {
+    const g = buildColinkGraph(data, {});
+    expect(fitCostUs(data, colinkOrder(g), NO_CACHE, longGap, 1024)).toBeGreaterThan(fitCostUs(data, freq, NO_CACHE, longGap, 1024));
+  });
+
+  it("scores no worse than frequency order on fit tokens, without and with a cache", () => {
+    for (const budget of [0, 40]) {
+      const r = placeLayer({ layer: 0, method: "colink", data, budget, device: longGap, bundleBytes: 1024, colink: {} });
+      const caches: CacheSpec[] =
+        budget === 0
+          ? [NO_CACHE]
+          : [
+              { pinned: hottest(r.freq, budget).ids, lru: 0, gapfill: false },
+              { pinned: [], lru: budget, gapfill: false },
+            ];
+      const baseline = Math.min(...caches.map((c) => fitCostUs(data, frequencyOrder(r.freq), c, longGap, 1024)));
+      const chosen = fitCostUs(data, r.order, r.cache ?? NO_CACHE, longGap, 1024);
+      expect(chosen).toBeLessThanOrEqual(baseline + 1e-6);
+      expect(r.fitUs * data.tokens).toBeCloseTo(chosen, 3);
+    }
+  });
+
+  it("hot-block orders are permutations with the pinned ids last", () => {
+    const g = buildColinkGraph(data, {});
+    const rank = frequencyOrder(g.freq);
+    const pinned = hottest(g.freq, 10);
+    for (const block of [0, 5, 50, n]) {
+      const o = hotBlockOrder(g, rank, pinned.mask, block);
+      expect(new Set(o).size).toBe(n);
+      expect(Array.from(o.subarray(n - 10)).sort((a, b) => a - b)).toEqual([...pinned.ids].sort((a, b) => a - b));
+      // the block is the next-hottest unpinned ids, hot-first
+      expect(Array.from(o.subarray(0, Math.min(block, n - 10)))).toEqual(Array.from(rank.subarray(10, 10 + Math.min(block, n - 10))));
+    }
+  });
+});
