@@ -1,9 +1,11 @@
 import { type CacheSpec, type DeviceProfile, NO_CACHE, xorshift32 } from "@colink/core";
 import { describe, expect, it } from "vitest";
 import { fitCostUs, hottest } from "./codesign.js";
-import type { LayerTokens } from "./cooccur.js";
+import { countPairs, type LayerTokens } from "./cooccur.js";
+import { linkAllPairsChunked } from "./greedy.js";
 import { placeLayer } from "./layer.js";
-import { buildColinkGraph, colinkOrder, frequencyOrder, hotBlockOrder } from "./methods.js";
+import { PathLinker } from "./link.js";
+import { buildColinkGraph, colinkOrder, frequencyOrder, hotBlockOrder, linkByCountDesc } from "./methods.js";
 
 // 200 us per request, 1 us per 1 KiB bundle: a break-even gap of ~199 bundles, as
 // with the tiny model's 1152 B bundles on ufs40, where compact hot blocks win.
@@ -67,5 +69,30 @@ describe("colink chooses its order from the fit data", () => {
       // the block is the next-hottest unpinned ids, hot-first
       expect(Array.from(o.subarray(0, Math.min(block, n - 10)))).toEqual(Array.from(rank.subarray(10, 10 + Math.min(block, n - 10))));
     }
+  });
+});
+
+describe("chunked all-pairs greedy", () => {
+  it("links exactly like the one-sort all-pairs greedy (the paper's), whatever the chunk size", () => {
+    const data = independentHeat(120, 300, 3);
+    const pc = countPairs(data);
+    const ids = Uint32Array.from({ length: 120 }, (_, i) => i);
+    const ref = new PathLinker(120);
+    linkByCountDesc(ref, pc, ids);
+    for (const cap of [1, 7, 500, 1e9]) {
+      const l = new PathLinker(120);
+      linkAllPairsChunked(l, pc, undefined, cap);
+      expect(Array.from(l.nb0)).toEqual(Array.from(ref.nb0));
+      expect(Array.from(l.nb1)).toEqual(Array.from(ref.nb1));
+    }
+  });
+  it("leaves excluded neurons unlinked", () => {
+    const data = independentHeat(60, 200, 5);
+    const exclude = new Uint8Array(60);
+    for (let i = 0; i < 60; i += 4) exclude[i] = 1;
+    const l = new PathLinker(60);
+    linkAllPairsChunked(l, countPairs(data), exclude, 10);
+    for (let i = 0; i < 60; i += 4) expect(l.nb0[i]).toBe(-1);
+    expect(l.links).toBe(60 - 15 - 1);
   });
 });

@@ -143,6 +143,7 @@ export function chooseJoint(
     .map((c, i) => ({ c, i, us: first.scores[c.name] }))
     .sort((x, y) => x.us - y.us || x.i - y.i);
   const seen = new Map<string, number>();
+  const orders = new Map<string, Uint32Array>(); // per pinned set and family: lru and lru+gapfill share one
   const tokens = Math.max(1, data.tokens);
   for (let r = 0; r < ranked.length; r++) {
     const c = ranked[r].c;
@@ -157,7 +158,12 @@ export function chooseJoint(
       // same pinned set and same cache kind as a scored one: same cost
       const key = `${c.cache.pinned.length}/${c.cache.lru}/${c.cache.gapfill}/${f.name}`;
       if (seen.has(key)) continue;
-      const order = f.orderFor(mask);
+      const okey = `${c.cache.pinned.length}/${f.name}`;
+      let order = orders.get(okey);
+      if (!order) {
+        order = f.orderFor(mask);
+        orders.set(okey, order);
+      }
       const us = fitCostUs(data, order, c.cache, device, bundleBytes) / tokens;
       seen.set(key, us);
       scores[name] = us;

@@ -6,6 +6,7 @@
 import type { CacheSpec, DeviceProfile } from "@colink/core";
 import { cacheCandidates, chooseBest, chooseJoint, type Candidate, type OrderFamily } from "./codesign.js";
 import { activationCounts, type LayerTokens } from "./cooccur.js";
+import { sampleGreedyOrder } from "./greedy.js";
 import {
   buildColinkGraph,
   type ColinkOptions,
@@ -66,6 +67,8 @@ export function placeLayer(job: LayerJob): LayerResult {
     // so the fit replay decides, not a rule.
     const rank = frequencyOrder(freq);
     families = [{ name: "frequency", orderFor: (mask) => hotBlockOrder(g, rank, mask, n), everyCache: true }];
+    // the paper's all-pairs greedy on colink's token sample (its pair triangle is already counted)
+    families.push({ name: "greedy", orderFor: (mask) => sampleGreedyOrder(g, mask) });
     for (const pct of [1, 2, 5, 10, 25]) {
       const size = Math.floor((pct * n) / 100);
       if (size > 0) families.push({ name: `hot-${pct}%`, orderFor: (mask) => hotBlockOrder(g, rank, mask, size) });
@@ -83,7 +86,8 @@ export function placeLayer(job: LayerJob): LayerResult {
   // order, so the caches see real token-to-token reuse, at a bounded cost.
   const m = Math.min(data.tokens, job.chooseTokens ?? 4096);
   const scored: LayerTokens = { neurons: n, tokens: m, offsets: data.offsets.subarray(0, m + 1), ids: data.ids };
-  const best = families.length > 0 ? chooseJoint(candidates, families, scored, device, bundleBytes) : chooseBest(candidates, scored, device, bundleBytes);
+  // families under the best cache only (keep 1): bounds the replays at 7B (the best cache was `pin` for 31 of 32 layers)
+  const best = families.length > 0 ? chooseJoint(candidates, families, scored, device, bundleBytes, 1) : chooseBest(candidates, scored, device, bundleBytes);
   const t2 = performance.now();
   return {
     layer: job.layer,
