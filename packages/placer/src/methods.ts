@@ -186,8 +186,18 @@ export function colinkOrder(g: ColinkGraph, exclude?: Uint8Array): Uint32Array {
     if (exclude && (exclude[i] || exclude[j])) continue;
     linker.tryLink(i, j);
   }
-  // The pruned graph leaves many paths open; join their ends the way the paper would
-  // have (all pairs of ends by count, descending), which needs only the ends' pairs.
+  return finishOrder(g, linker, exclude);
+}
+
+/**
+ * Completes an order from a linker holding some links: joins the open path ends the
+ * way the paper would have (all pairs of ends by count, descending; only the ends'
+ * pairs can still link), then lays out the paths grouped by community, communities
+ * by total activation count (hot first), paths inside a community by their hottest
+ * neuron; excluded ids follow in frequency order.
+ */
+export function finishOrder(g: ColinkGraph, linker: PathLinker, exclude?: Uint8Array): Uint32Array {
+  const n = g.neurons;
   const ends: number[] = [];
   for (let i = 0; i < n; i++) if (!exclude?.[i] && linker.nb1[i] === -1) ends.push(i);
   linkByCountDesc(linker, g.pairs, Uint32Array.from(ends));
