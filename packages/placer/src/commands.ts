@@ -19,7 +19,7 @@ const placeCommand: CommandModule = {
         alias: "m",
         choices: ["colink", "neuralink", "frequency", "identity"],
         default: "colink",
-        describe: "colink (ours: graph + communities + linking + cache co-design), neuralink (the paper, all pairs), frequency, identity",
+        describe: "colink (ours: graph + communities + linking; order and cache chosen together on fit tokens for --device and --bundle-bytes), neuralink (the paper, all pairs), frequency, identity",
       })
       .option("out", { alias: "o", type: "string", describe: "placement.json to write (colink.placement/1)", demandOption: true })
       .option("device", { alias: "d", type: "string", default: "ufs40", describe: "Device profile for the cost model: ufs31, ufs40, nvme, or a profile JSON file" })
