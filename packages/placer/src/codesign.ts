@@ -125,8 +125,9 @@ export interface OrderFamily {
  * earlier candidate), so the result is never worse on the scored tokens than an
  * `everyCache` family (frequency order) under any cache candidate, which include the
  * baselines' pin and lru.
- * Families are built lazily, one order alive at a time, and memoised per pinned set
- * (pinned sets are prefixes of the hottest ids, so their size identifies them).
+ * Family orders are built only when scored and memoised per pinned set (pinned sets
+ * are prefixes of the hottest ids, so their size identifies them): at 7B that is
+ * about a dozen orders of 44 KB per layer.
  */
 export function chooseJoint(
   caches: Candidate[],
