@@ -1,29 +1,11 @@
-import { budgetForFraction, cacheSize, type DeviceProfile, NO_CACHE } from "@colink/core";
+import { budgetForFraction, cacheSize, NO_CACHE } from "@colink/core";
 import { describe, expect, it } from "vitest";
 import { fitCostUs } from "./codesign.js";
-import type { LayerTokens } from "./cooccur.js";
 import { placeLayer } from "./layer.js";
 import { METHODS } from "./methods.js";
+import { csr, dev } from "./testkit.js";
 
-// 1 us per 1 KiB bundle, 10 us per request: gaps of up to 9 bundles are read through.
-const dev: DeviceProfile = {
-  name: "test",
-  description: "",
-  latencyUs: 10,
-  bandwidthBytesPerSec: 1024e6,
-  maxRequestBytes: 64 * 1024,
-  queueDepth: 1,
-  source: "",
-};
 const identity = Array.from({ length: 16 }, (_, i) => i);
-
-function csr(neurons: number, tokens: number[][]): LayerTokens {
-  const offsets = new Int32Array(tokens.length + 1);
-  tokens.forEach((t, i) => {
-    offsets[i + 1] = offsets[i] + t.length;
-  });
-  return { neurons, tokens: tokens.length, offsets, ids: Uint16Array.from(tokens.flat()) };
-}
 
 describe("cost model on fit tokens, by hand", () => {
   // t0 [0,3]: one merged read of slots 0..3 (gap 1,2): 10 + 4 = 14 us.

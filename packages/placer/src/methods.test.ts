@@ -3,40 +3,7 @@ import { countPairs, countPairsPopcount, type LayerTokens } from "./cooccur.js";
 import { PathLinker } from "./link.js";
 import { buildColinkGraph, colinkOrder, frequencyOrder, identityLayerOrder, METHODS, neuralinkOrder } from "./methods.js";
 import { placeLayer } from "./layer.js";
-import type { DeviceProfile } from "@colink/core";
-
-const dev: DeviceProfile = {
-  name: "test",
-  description: "",
-  latencyUs: 10,
-  bandwidthBytesPerSec: 1024e6,
-  maxRequestBytes: 64 * 1024,
-  queueDepth: 1,
-  source: "",
-};
-
-function rng(seed: number): () => number {
-  let s = seed >>> 0 || 1;
-  return () => {
-    s ^= s << 13;
-    s >>>= 0;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    s >>>= 0;
-    return s / 4294967296;
-  };
-}
-
-function csr(neurons: number, tokens: number[][]): LayerTokens {
-  const offsets = new Int32Array(tokens.length + 1);
-  const flat: number[] = [];
-  tokens.forEach((t, i) => {
-    const sorted = Array.from(new Set(t)).sort((a, b) => a - b);
-    flat.push(...sorted);
-    offsets[i + 1] = flat.length;
-  });
-  return { neurons, tokens: tokens.length, offsets, ids: Uint16Array.from(flat) };
-}
+import { csr, dev, rng } from "./testkit.js";
 
 /** 12 clusters of 8 neurons with shuffled ids; each token fires 2 whole clusters. */
 function planted(seed: number): { data: LayerTokens; clusters: number[][] } {
