@@ -15,7 +15,6 @@ import {
   alignUp,
   type BundlePart,
   Checkpoint,
-  type CacheSpec,
   crc32c,
   DEFAULT_CHUNK_BYTES,
   decodeToF32,
@@ -165,16 +164,9 @@ class ChunkCrcs {
   }
 }
 
-interface LayerPlan {
-  layer: number;
+/** A layer's entry in the index before its checksums exist, plus where each part comes from. */
+interface LayerPlan extends Omit<ImageLayerInfo, "neurons" | "parts" | "chunkBytes" | "chunkCrc32c"> {
   parts: (BundlePart & { layout: "row" | "column" | "element"; source: TensorInfo; sourceDtype: "f32" | "f16" | "bf16" })[];
-  bundleBytes: number;
-  regionOffset: number;
-  regionLength: number;
-  idAt: Uint32Array;
-  slotOf: Uint32Array;
-  cache?: CacheSpec;
-  freq?: Uint32Array;
 }
 
 /** Checks the FFN tensors of a layer and lays out its bundle. */
