@@ -118,6 +118,50 @@ export interface OrderFamily {
 }
 
 /**
+ * How candidates are screened before the full replay: every candidate is scored on
+ * `tokens` fit tokens (`windows` runs of consecutive tokens spread evenly over the
+ * scored range, so caches still see token-to-token reuse), then only the
+ * `finalists` cheapest (plus the cheapest `everyCache` one) are replayed on all the
+ * scored tokens, and the cheapest of those wins. Most of colink's fit time was
+ * candidate replays; this cuts them ~3x at 7B (docs/benchmarks.md#placer).
+ */
+export interface Screen {
+  tokens: number;
+  finalists: number;
+  windows?: number;
+}
+
+/** `count` fit tokens in `windows` evenly spread runs of consecutive tokens, as one CSR (a copy). */
+export function screenTokens(data: LayerTokens, count: number, windows = 4): LayerTokens {
+  if (count >= data.tokens) return data;
+  const w = Math.max(1, Math.min(windows, count));
+  const runs: Array<[number, number]> = [];
+  let total = 0;
+  let size = 0;
+  for (let r = 0; r < w; r++) {
+    const len = Math.floor(((r + 1) * count) / w) - Math.floor((r * count) / w);
+    const at = Math.floor((r * data.tokens) / w);
+    runs.push([at, at + len]);
+    total += len;
+    size += data.offsets[at + len] - data.offsets[at];
+  }
+  const offsets = new Int32Array(total + 1);
+  const ids = new (data.ids instanceof Uint16Array ? Uint16Array : Uint32Array)(size);
+  let t = 0;
+  let p = 0;
+  for (const [a, b] of runs) {
+    for (let x = a; x < b; x++) {
+      const from = data.offsets[x];
+      const to = data.offsets[x + 1];
+      ids.set(data.ids.subarray(from, to), p);
+      p += to - from;
+      offsets[++t] = p;
+    }
+  }
+  return { neurons: data.neurons, tokens: total, offsets, ids };
+}
+
+/**
  * Order and cache chosen together on the fit tokens. Stage 1 scores every cache
  * candidate with its own order (the method's linked order); stage 2 scores every
  * order family under each of the `keep` best caches of stage 1 (`everyCache`
@@ -136,8 +180,18 @@ export function chooseJoint(
   device: DeviceProfile,
   bundleBytes: number,
   keep = 2,
+  screen?: Screen,
 ): Choice {
+  const full = data;
+  const screening = screen !== undefined && screen.tokens < data.tokens;
+  if (screen && screening) data = screenTokens(data, screen.tokens, screen.windows);
   const first = chooseBest(caches, data, device, bundleBytes);
+  // every scored candidate, in scoring order, for the finalists' full replay
+  const pool: Array<{ name: string; order: Uint32Array; cache: CacheSpec; us: number; every: boolean }> = caches.map((c) => ({
+    ...c,
+    us: first.scores[c.name],
+    every: false,
+  }));
   const scores = { ...first.scores };
   let best: Choice = first;
   const ranked = caches
@@ -168,9 +222,24 @@ export function chooseJoint(
       const us = fitCostUs(data, order, c.cache, device, bundleBytes) / tokens;
       seen.set(key, us);
       scores[name] = us;
+      pool.push({ name, order, cache: c.cache, us, every: f.everyCache === true });
       if (us < best.fitUs) best = { name, order, cache: c.cache, fitUs: us, scores };
     }
   }
-  return { ...best, scores };
+  if (!screen || !screening) return { ...best, scores };
+  // finalists: the cheapest on the screen, and the cheapest everyCache (baseline-like) one
+  const ranked2 = pool.map((p, i) => ({ p, i })).sort((x, y) => x.p.us - y.p.us || x.i - y.i);
+  const finals = ranked2.slice(0, Math.max(1, screen.finalists));
+  const every = ranked2.find((x) => x.p.every);
+  if (every && !finals.includes(every)) finals.push(every);
+  finals.sort((x, y) => x.i - y.i);
+  const fullTokens = Math.max(1, full.tokens);
+  let win: Choice | undefined;
+  for (const { p } of finals) {
+    const us = fitCostUs(full, p.order, p.cache, device, bundleBytes) / fullTokens;
+    scores[p.name] = us;
+    if (!win || us < win.fitUs) win = { name: p.name, order: p.order, cache: p.cache, fitUs: us, scores };
+  }
+  return { ...(win as Choice), scores };
 }
 

@@ -4,7 +4,7 @@
  * plain data (typed arrays), so it can be posted between threads without copies.
  */
 import type { CacheSpec, DeviceProfile } from "@colink/core";
-import { cacheCandidates, chooseBest, chooseJoint, type Candidate, type OrderFamily } from "./codesign.js";
+import { cacheCandidates, chooseBest, chooseJoint, type Candidate, type OrderFamily, type Screen } from "./codesign.js";
 import { activationCounts, type LayerTokens } from "./cooccur.js";
 import { sampleGreedyOrder } from "./greedy.js";
 import {
@@ -29,6 +29,8 @@ export interface LayerJob {
   colink: ColinkOptions;
   /** Fit tokens the cache/order candidates are scored on (default 4096). */
   chooseTokens?: number;
+  /** Screen candidates on fewer tokens first (codesign Screen); default 1024 tokens, 3 finalists. null: no screening. */
+  screen?: Screen | null;
 }
 
 export interface LayerResult {
@@ -46,6 +48,8 @@ export interface LayerResult {
   chooseMs: number;
   communities?: number;
 }
+
+const DEFAULT_SCREEN: Screen = { tokens: 1024, finalists: 3 };
 
 export function placeLayer(job: LayerJob): LayerResult {
   const { data, budget, device, bundleBytes } = job;
@@ -87,7 +91,7 @@ export function placeLayer(job: LayerJob): LayerResult {
   const m = Math.min(data.tokens, job.chooseTokens ?? 4096);
   const scored: LayerTokens = { neurons: n, tokens: m, offsets: data.offsets.subarray(0, m + 1), ids: data.ids };
   // families under the best cache only (keep 1): bounds the replays at 7B (the best cache was `pin` for 31 of 32 layers)
-  const best = families.length > 0 ? chooseJoint(candidates, families, scored, device, bundleBytes, 1) : chooseBest(candidates, scored, device, bundleBytes);
+  const best = families.length > 0 ? chooseJoint(candidates, families, scored, device, bundleBytes, 1, job.screen === null ? undefined : (job.screen ?? DEFAULT_SCREEN)) : chooseBest(candidates, scored, device, bundleBytes);
   const t2 = performance.now();
   return {
     layer: job.layer,
