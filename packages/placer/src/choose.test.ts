@@ -1,6 +1,6 @@
 import { type CacheSpec, type DeviceProfile, NO_CACHE, xorshift32 } from "@colink/core";
 import { describe, expect, it } from "vitest";
-import { fitCostUs, hottest } from "./codesign.js";
+import { fitCostUs, hottest, screenTokens } from "./codesign.js";
 import { countPairs, type LayerTokens } from "./cooccur.js";
 import { linkAllPairsChunked } from "./greedy.js";
 import { placeLayer } from "./layer.js";
@@ -94,5 +94,35 @@ describe("chunked all-pairs greedy", () => {
     linkAllPairsChunked(l, countPairs(data), exclude, 10);
     for (let i = 0; i < 60; i += 4) expect(l.nb0[i]).toBe(-1);
     expect(l.links).toBe(60 - 15 - 1);
+  });
+});
+
+describe("screened candidate scoring", () => {
+  it("screen tokens are whole runs of the fit tokens, spread over them", () => {
+    const data = independentHeat(50, 100, 11);
+    const s = screenTokens(data, 20, 4);
+    expect(s.tokens).toBe(20);
+    // run r starts at token 25 r and holds 5 consecutive tokens
+    for (let r = 0; r < 4; r++)
+      for (let x = 0; x < 5; x++) {
+        const t = 25 * r + x;
+        const row = r * 5 + x;
+        expect(Array.from(s.ids.subarray(s.offsets[row], s.offsets[row + 1]))).toEqual(
+          Array.from(data.ids.subarray(data.offsets[t], data.offsets[t + 1])),
+        );
+      }
+    expect(screenTokens(data, 100)).toBe(data);
+  });
+
+  it("the winner's reported cost is its full replay, and no worse than frequency order under the declared cache kinds", () => {
+    const data = independentHeat(300, 800, 13);
+    const budget = 30;
+    const screened = placeLayer({ layer: 0, method: "colink", data, budget, device: longGap, bundleBytes: 1024, colink: {}, screen: { tokens: 200, finalists: 2 } });
+    const chosen = fitCostUs(data, screened.order, screened.cache ?? NO_CACHE, longGap, 1024);
+    expect(screened.fitUs * data.tokens).toBeCloseTo(chosen, 3);
+    const pin: CacheSpec = { pinned: hottest(screened.freq, budget).ids, lru: 0, gapfill: false };
+    const freqPinnedLast = hotBlockOrder(buildColinkGraph(data, {}), frequencyOrder(screened.freq), hottest(screened.freq, budget).mask, 300);
+    // the cheapest everyCache (frequency) candidate on the screen is always a finalist, fully replayed
+    expect(chosen).toBeLessThanOrEqual(fitCostUs(data, freqPinnedLast, pin, longGap, 1024) + 1e-6);
   });
 });
