@@ -4,7 +4,7 @@ import * as path from "node:path";
 import { RecordBatch, Schema, Table, tableFromIPC, tableToIPC } from "apache-arrow";
 import { describe, expect, it } from "vitest";
 import { ColinkError } from "./errors.js";
-import { holdoutSplit, type TraceMeta, TraceReader, TraceWriter } from "./trace.js";
+import { holdoutSplit, type TraceMeta, TraceReader, TraceWriter, tokenColumns } from "./trace.js";
 
 const dir = mkdtempSync(path.join(tmpdir(), "colink-trace-"));
 
@@ -115,6 +115,16 @@ describe("trace files", () => {
     const file = path.join(dir, "v9.arrow");
     writeFileSync(file, tableToIPC(forged, "file"));
     await expect(TraceReader.open(file)).rejects.toThrow(/schema version 9 is not supported/);
+  });
+});
+
+describe("tokenColumns", () => {
+  it("cuts a token range into sequence, position and split columns", () => {
+    const split = Uint8Array.from([0, 1, 0]);
+    const c = tokenColumns(2, 7, 3, split); // tokens 2..6 of sequences of 3
+    expect(Array.from(c.seq)).toEqual([0, 1, 1, 1, 2]);
+    expect(Array.from(c.pos)).toEqual([2, 0, 1, 2, 0]);
+    expect(Array.from(c.split)).toEqual([0, 1, 1, 1, 0]);
   });
 });
 

@@ -176,6 +176,31 @@ export function holdoutSplit(sequences: number, holdout: number, seed: number): 
   return out;
 }
 
+/**
+ * The seq, pos and split columns of tokens [t0, t1) of a token stream cut into
+ * sequences of `seqLen` (token t is position t % seqLen of sequence t / seqLen);
+ * `split` is holdoutSplit's per-sequence flags. Every trace writer uses it.
+ */
+export function tokenColumns(
+  t0: number,
+  t1: number,
+  seqLen: number,
+  split: Uint8Array,
+): Pick<TraceChunk, "seq" | "pos" | "split"> {
+  const n = t1 - t0;
+  const seq = new Uint32Array(n);
+  const pos = new Uint32Array(n);
+  const sp = new Uint8Array(n);
+  for (let i = 0; i < n; i++) {
+    const t = t0 + i;
+    const s = Math.floor(t / seqLen);
+    seq[i] = s;
+    pos[i] = t - s * seqLen;
+    sp[i] = split[s];
+  }
+  return { seq, pos, split: sp };
+}
+
 /** Streams chunks into a trace file (temporary name until `close`). */
 export class TraceWriter {
   readonly meta: TraceMeta;

@@ -16,6 +16,7 @@ import {
   type TraceChunk,
   type TraceMeta,
   TraceWriter,
+  tokenColumns,
 } from "@colink/core";
 import { type ActiveCsr, calibrateTau, checkRule, type RuleName, selectActive } from "./activation.js";
 import { checkCheckpoint, Forward } from "./forward.js";
@@ -182,15 +183,7 @@ export async function profileModel(o: ProfileOptions): Promise<ProfileResult> {
     for (let s0 = 0; s0 < sequences; s0 += batch) {
       const b = Math.min(batch, sequences - s0);
       const rows = b * seqLen;
-      const seq = new Uint32Array(rows);
-      const pos = new Uint32Array(rows);
-      const sp = new Uint8Array(rows);
-      for (let r = 0; r < rows; r++) {
-        const s = s0 + Math.floor(r / seqLen);
-        seq[r] = s;
-        pos[r] = r % seqLen;
-        sp[r] = split[s];
-      }
+      const { seq, pos, split: sp } = tokenColumns(s0 * seqLen, (s0 + b) * seqLen, seqLen, split);
       await fwd.run(used.subarray(s0 * seqLen, (s0 + b) * seqLen), b, seqLen, {
         onFfn: (layer, values) => {
           // target-sparsity: tau per layer fixed from the first batch of the corpus.

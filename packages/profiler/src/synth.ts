@@ -22,7 +22,7 @@
  * permutations), so the identity order is as scattered as in a real checkpoint.
  * Everything comes from one seeded PRNG per layer: same options → same bytes.
  */
-import { ColinkError, holdoutSplit, progress, type TraceChunk, type TraceMeta, TraceWriter } from "@colink/core";
+import { ColinkError, holdoutSplit, progress, type TraceChunk, type TraceMeta, TraceWriter, tokenColumns } from "@colink/core";
 
 export interface SynthOptions {
   /** llama2-7b | opt-6.7b | mistral-7b | NxL (neurons x layers, e.g. 1024x3) */
@@ -337,15 +337,7 @@ export async function synthesizeTrace(opts: SynthOptions): Promise<SynthResult> 
       const t0 = s0 * seqLen;
       const t1 = Math.min(tokens, s1 * seqLen);
       const n = t1 - t0;
-      const seqCol = new Uint32Array(n);
-      const posCol = new Uint32Array(n);
-      const splitCol = new Uint8Array(n);
-      for (let i = 0; i < n; i++) {
-        const t = t0 + i;
-        seqCol[i] = Math.floor(t / seqLen);
-        posCol[i] = t % seqLen;
-        splitCol[i] = split[seqCol[i]];
-      }
+      const { seq: seqCol, pos: posCol, split: splitCol } = tokenColumns(t0, t1, seqLen, split);
       for (let l = 0; l < layers; l++) {
         const g = gens[l];
         let ids = new Ids(Math.max(1024, n * 64));

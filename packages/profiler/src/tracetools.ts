@@ -5,7 +5,7 @@
  * Masks are uint8 (or bool) arrays of shape [tokens, layers, neurons], tokens in the
  * trace's order (sequence by sequence, position by position); nonzero = active.
  */
-import { fail, holdoutSplit, openNpy, sha256File, type TraceChunk, TraceReader, TraceWriter, writeNpy } from "@colink/core";
+import { fail, holdoutSplit, openNpy, sha256File, type TraceChunk, TraceReader, TraceWriter, tokenColumns, writeNpy } from "@colink/core";
 
 /** Groups a trace's record batches into chunks that hold every layer for the same tokens. */
 async function* layerGroups(reader: TraceReader): AsyncGenerator<TraceChunk[]> {
@@ -132,15 +132,7 @@ export async function importMasks(o: ImportOptions): Promise<ImportResult> {
       const rows = t1 - t0;
       const buf = new Uint8Array(rows * layers * neurons);
       await handle.read(buf, 0, buf.length, header.dataOffset + t0 * layers * neurons);
-      const seq = new Uint32Array(rows);
-      const pos = new Uint32Array(rows);
-      const sp = new Uint8Array(rows);
-      for (let r = 0; r < rows; r++) {
-        const t = t0 + r;
-        seq[r] = Math.floor(t / seqLen);
-        pos[r] = t % seqLen;
-        sp[r] = split[seq[r]];
-      }
+      const { seq, pos, split: sp } = tokenColumns(t0, t1, seqLen, split);
       for (let l = 0; l < layers; l++) {
         const offsets = new Int32Array(rows + 1);
         let total = 0;
