@@ -22,6 +22,21 @@ async function readFile(file: string): Promise<Buffer> {
 }
 
 /** Byte tokenizer: token id = byte value, files concatenated. */
+/** The token stream: `chunks` (one per corpus file, in order) concatenated, cut at `maxTokens`. */
+function concatTokens(chunks: ArrayLike<number>[], maxTokens?: number): Int32Array {
+  let n = 0;
+  for (const c of chunks) n += c.length;
+  const total = maxTokens === undefined ? n : Math.min(n, maxTokens);
+  const out = new Int32Array(total);
+  let o = 0;
+  for (const c of chunks) {
+    const k = Math.min(c.length, total - o);
+    for (let i = 0; i < k; i++) out[o + i] = c[i];
+    o += k;
+  }
+  return out;
+}
+
 export async function byteTokens(corpus: string[], maxTokens?: number): Promise<Int32Array> {
   const parts: Buffer[] = [];
   let n = 0;
@@ -31,15 +46,7 @@ export async function byteTokens(corpus: string[], maxTokens?: number): Promise<
     parts.push(b);
     n += b.length;
   }
-  const total = maxTokens === undefined ? n : Math.min(n, maxTokens);
-  const out = new Int32Array(total);
-  let o = 0;
-  for (const b of parts) {
-    const k = Math.min(b.length, total - o);
-    for (let i = 0; i < k; i++) out[o + i] = b[i];
-    o += k;
-  }
-  return out;
+  return concatTokens(parts, maxTokens);
 }
 
 /** Hugging Face tokenizer.json (with tokenizer_config.json beside it if present); no special tokens added. */
@@ -73,15 +80,7 @@ export async function hfTokens(tokenizerFile: string, corpus: string[], maxToken
     chunks.push(ids);
     n += ids.length;
   }
-  const total = maxTokens === undefined ? n : Math.min(n, maxTokens);
-  const out = new Int32Array(total);
-  let o = 0;
-  for (const c of chunks) {
-    const k = Math.min(c.length, total - o);
-    for (let i = 0; i < k; i++) out[o + i] = c[i];
-    o += k;
-  }
-  return out;
+  return concatTokens(chunks, maxTokens);
 }
 
 /** Token ids from an .npy file: integer dtype, rank 1 (a stream) or 2 ([sequences, len], read row by row). */
