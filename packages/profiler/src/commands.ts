@@ -125,7 +125,18 @@ const synthCommand: CommandModule = {
       .option("out", { type: "string", demandOption: true, describe: "Trace file to write" })
       .option("seq-len", { type: "number", default: 128, describe: "Tokens per sequence" })
       .option("holdout", { type: "number", default: 0.2, describe: "Fraction of sequences marked held-out" })
-      .example("$0 trace synth --shape llama2-7b --tokens 4096 --seed 1 --out out/synth.arrow", "A Llama-2-7B-shaped trace"),
+      .option("density-lo", { type: "number", describe: "Target active fraction at the first layer [shape default: 0.05; OPT 0.02]" })
+      .option("density-hi", { type: "number", describe: "Target active fraction at the last layer [shape default: 0.09; OPT 0.04]" })
+      .option("alpha", { type: "number", describe: "Power-law exponent of neuron hotness [1.0]" })
+      .option("background", { type: "number", describe: "Share of active neurons drawn by hotness, not clusters [0.4]" })
+      .option("cluster-size", { type: "number", describe: "Neurons per co-activation cluster [64; NxL: neurons/64 in 4..64]" })
+      .option("cluster-alpha", { type: "number", describe: "Zipf exponent of cluster popularity [1.1]" })
+      .option("p-in", { type: "number", describe: "Probability that a member of an active cluster fires [0.6]" })
+      .option("reuse", { type: "number", describe: "Probability that a cluster carries over to the next token [0.7]" })
+      .group(["shape", "tokens", "seed", "out", "seq-len", "holdout"], "Options:")
+      .group(["density-lo", "density-hi", "alpha", "background", "cluster-size", "cluster-alpha", "p-in", "reuse"], "Generative model (overrides the shape's defaults):")
+      .example("$0 trace synth --shape llama2-7b --tokens 4096 --seed 1 --out out/synth.arrow", "A Llama-2-7B-shaped trace")
+      .example("$0 trace synth --shape llama2-7b --tokens 10240 --seed 2 --reuse 0.95 --background 0.2 --out out/reuse.arrow", "Strong token-to-token reuse"),
   handler: async (argv) => {
     const a = argv as Args;
     const { synthesizeTrace } = await import("./synth.js");
@@ -138,6 +149,16 @@ const synthCommand: CommandModule = {
       seqLen: a.seqLen as number,
       holdout: a.holdout as number,
       quiet: a.quiet,
+      model: {
+        densityLo: a.densityLo as number | undefined,
+        densityHi: a.densityHi as number | undefined,
+        alpha: a.alpha as number | undefined,
+        background: a.background as number | undefined,
+        clusterSize: a.clusterSize as number | undefined,
+        clusterAlpha: a.clusterAlpha as number | undefined,
+        pIn: a.pIn as number | undefined,
+        reuse: a.reuse as number | undefined,
+      },
     });
     report(a, { out: a.out, ...r }, () => `${a.out}: ${r.tokens} tokens, ${r.sequences} sequences, ${r.layers} layers x ${r.neurons} neurons`);
   },

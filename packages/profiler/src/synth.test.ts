@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { ColinkError, TraceReader } from "@colink/core";
@@ -75,6 +75,49 @@ describe("synthesizeTrace", () => {
     const top20 = sorted.slice(0, Math.round(0.2 * 2048)).reduce((s, x) => s + x, 0);
     expect(top20 / total).toBeGreaterThan(0.45); // uniform would give 0.2
     expect(overlap / active).toBeGreaterThan(0.2); // independent tokens would give ~density
+  });
+
+  it("applies model overrides: different bytes, recorded in meta, more reuse with --reuse", async () => {
+    const base = path.join(dir, "o1.arrow");
+    const over = path.join(dir, "o2.arrow");
+    await synthesizeTrace({ shape: "2048x1", tokens: 600, seed: 5, out: base });
+    await synthesizeTrace({ shape: "2048x1", tokens: 600, seed: 5, out: over, model: { reuse: 0.98, background: 0.1, alpha: undefined } });
+    expect(readFileSync(base).equals(readFileSync(over))).toBe(false);
+    const a = await readAll(base);
+    const b = await readAll(over);
+    expect(a.meta.activation.params).toMatchObject({ reuse: 0.7, background: 0.4, alpha: 1 });
+    // an undefined override keeps the shape's default
+    expect(b.meta.activation.params).toMatchObject({ reuse: 0.98, background: 0.1, alpha: 1, clusterSize: 32 });
+    const jaccard = (toks: number[][]) => {
+      let sum = 0;
+      for (let t = 1; t < toks.length; t++) {
+        const prev = new Set(toks[t - 1]);
+        const inter = toks[t].filter((id) => prev.has(id)).length;
+        sum += inter / (prev.size + toks[t].length - inter);
+      }
+      return sum / (toks.length - 1);
+    };
+    expect(jaccard(b.layers[0])).toBeGreaterThan(jaccard(a.layers[0]) + 0.1);
+  });
+
+  it("rejects nonsense model parameters with one line naming the flag", async () => {
+    const out = path.join(dir, "bad.arrow");
+    const cases: [Record<string, number>, RegExp][] = [
+      [{ reuse: 1.5 }, /^--reuse must be a fraction in \[0, 1\], got 1.5$/],
+      [{ background: Number.NaN }, /^--background must be a fraction/],
+      [{ densityLo: 0.2, densityHi: 0.1 }, /^--density-lo \(0.2\) must be <= --density-hi \(0.1\)$/],
+      [{ clusterSize: 2.5 }, /^--cluster-size must be an integer in \[1, 256\]/],
+      [{ clusterSize: 0 }, /^--cluster-size must be an integer/],
+      [{ pIn: 0 }, /^--p-in must be a probability in \(0, 1\]/],
+      [{ alpha: -1 }, /^--alpha must be an exponent/],
+    ];
+    for (const [model, msg] of cases) {
+      const err = await synthesizeTrace({ shape: "256x1", tokens: 10, seed: 0, out, model }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(ColinkError);
+      expect((err as ColinkError).message).toMatch(msg);
+      expect((err as ColinkError).message).not.toContain("\n");
+    }
+    expect(existsSync(out)).toBe(false);
   });
 
   it("rejects unknown shapes with one clear error", () => {

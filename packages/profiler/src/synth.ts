@@ -291,10 +291,47 @@ export class LayerGenerator {
   }
 }
 
+/** CLI flag of each model parameter, so an error names what the user typed. */
+const FLAGS: Readonly<Record<keyof SynthModel, string>> = {
+  densityLo: "--density-lo",
+  densityHi: "--density-hi",
+  alpha: "--alpha",
+  background: "--background",
+  clusterSize: "--cluster-size",
+  clusterAlpha: "--cluster-alpha",
+  pIn: "--p-in",
+  reuse: "--reuse",
+};
+
+/**
+ * Checks a (possibly overridden) model for `neurons` per layer; throws one
+ * BAD_ARGUMENT line naming the flag and the expected range.
+ */
+export function validateModel(m: SynthModel, neurons: number): void {
+  const bad = (k: keyof SynthModel, want: string): never => {
+    throw new ColinkError("BAD_ARGUMENT", `${FLAGS[k]} must be ${want}, got ${m[k]}`);
+  };
+  for (const k of ["densityLo", "densityHi", "background", "reuse"] as const) {
+    if (!(m[k] >= 0 && m[k] <= 1)) bad(k, "a fraction in [0, 1]");
+  }
+  // pIn = 0 would ask for infinitely many clusters per token to reach the density
+  if (!(m.pIn > 0 && m.pIn <= 1)) bad("pIn", "a probability in (0, 1]");
+  if (m.densityLo > m.densityHi)
+    throw new ColinkError("BAD_ARGUMENT", `--density-lo (${m.densityLo}) must be <= --density-hi (${m.densityHi})`);
+  for (const k of ["alpha", "clusterAlpha"] as const) {
+    if (!(Number.isFinite(m[k]) && m[k] >= 0 && m[k] <= 10)) bad(k, "an exponent in [0, 10]");
+  }
+  if (!(Number.isInteger(m.clusterSize) && m.clusterSize >= 1 && m.clusterSize <= neurons))
+    bad("clusterSize", `an integer in [1, ${neurons}] (neurons per layer)`);
+}
+
 /** Writes a synthetic trace to `opts.out` (atomically) and returns its shape. */
 export async function synthesizeTrace(opts: SynthOptions): Promise<SynthResult> {
   const shape = resolveShape(opts.shape);
-  const model: SynthModel = { ...shape.model, ...opts.model };
+  const model: SynthModel = { ...shape.model };
+  // undefined overrides (flags not given) keep the shape's default
+  for (const [k, v] of Object.entries(opts.model ?? {})) if (v !== undefined) model[k as keyof SynthModel] = v;
+  validateModel(model, shape.neurons);
   const tokens = opts.tokens;
   if (!Number.isInteger(tokens) || tokens < 1) throw new ColinkError("BAD_ARGUMENT", `--tokens must be an integer >= 1, got ${tokens}`);
   const seed = opts.seed;
