@@ -1,0 +1,197 @@
+/**
+ * Cache headroom benchmark (docs/benchmarks.md#placer, "Cache headroom"): how much
+ * of the held-out I/O a DRAM cache of the contract's family (pinned / lru /
+ * gapfill) can save under a fixed order, against a Belady oracle that knows the
+ * future. Run by hand, never in tests:
+ *
+ *   node packages/placer/dist/bench/headroom.js --traces out/bench-llama2-7b.arrow \
+ *     --placement out/bench-placer/llama2-7b-neuralink-b24576-f0.json \
+ *     --bundle-bytes 24576,6912 --fraction 0.1 [--device ufs40] [--layers 0,8,16] [--json out/h.json]
+ *
+ * Per layer, on the held-out split, with the placement's order: no cache, `pin`
+ * (the budget's most frequent ids by the placement's `freq`), `lru`, `lru+gapfill`,
+ * half pinned + lru + gapfill, and the oracle. The non-oracle rows replay through
+ * core's LayerCache + LayerPlanner exactly as `colink evaluate` does.
+ *
+ * The oracle is Belady's rule with bypass: after each token it keeps the B ids,
+ * among those cached and the token's active ones, whose next use is soonest (ids
+ * never used again are dropped). That maximises hits for a B-bundle cache; its
+ * cost is the planner's reads of the missed ids (no cache), so it is the headroom
+ * that only future knowledge buys, not a strict lower bound on I/O time (merged
+ * reads make time not exactly monotone in hits).
+ *
+ * Synthetic traces: this does not rebuild the generator's true clusters (the
+ * generator lives in @colink/profiler and stages do not import each other), so
+ * there is no "ideal order" row; docs/benchmarks.md quotes the lead's by-hand
+ * measurement of it on one layer.
+ */
+import { writeFileSync } from "node:fs";
+import {
+  budgetForFraction,
+  type CacheSpec,
+  cacheSpecForPolicy,
+  type DeviceProfile,
+  LayerPlanner,
+  layoutFromOrder,
+  progress,
+  readPlacement,
+  resolveDeviceProfile,
+  table,
+} from "@colink/core";
+import { fitCostUs, hottest } from "../codesign.js";
+import type { LayerTokens } from "../cooccur.js";
+import { openTraceSet, readSplit } from "../traces.js";
+
+function arg(name: string, dflt?: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  if (i >= 0 && i + 1 < process.argv.length) return process.argv[i + 1];
+  if (dflt === undefined) throw new Error(`--${name} is required`);
+  return dflt;
+}
+
+const NEVER = 0x3fffffff;
+
+/**
+ * Mean held-out I/O microseconds per token of the Belady oracle cache of `budget`
+ * bundles, and its hit rate. Allocates once per layer; the keep-set choice sorts
+ * packed (next use, id) keys in a Float64Array, so ties go to the lower id.
+ */
+function oracleCost(
+  data: LayerTokens,
+  order: ArrayLike<number>,
+  budget: number,
+  device: DeviceProfile,
+  bundleBytes: number,
+): { us: number; hit: number } {
+  const n = data.neurons;
+  const { offsets, ids, tokens } = data;
+  // nextPos[q]: the next token after the one of position q where ids[q] fires again
+  const nextPos = new Int32Array(ids.length);
+  const last = new Int32Array(n).fill(NEVER);
+  for (let t = tokens - 1; t >= 0; t--) {
+    for (let q = offsets[t]; q < offsets[t + 1]; q++) {
+      nextPos[q] = last[ids[q]];
+      last[ids[q]] = t;
+    }
+  }
+  let maxActive = 0;
+  for (let t = 0; t < tokens; t++) maxActive = Math.max(maxActive, offsets[t + 1] - offsets[t]);
+  const nextUse = new Int32Array(n).fill(NEVER);
+  const cached = new Uint8Array(n);
+  let cache = new Int32Array(budget);
+  let nextCache = new Int32Array(budget);
+  let size = 0;
+  const keys = new Float64Array(budget + maxActive);
+  const miss = new Uint32Array(maxActive);
+  const planner = new LayerPlanner(layoutFromOrder(order, bundleBytes), device, null);
+  const idScale = 2 ** 21; // ids < 2^21 (placer layers are far smaller), next use < 2^30
+  let us = 0;
+  let hits = 0;
+  let requests = 0;
+  for (let t = 0; t < tokens; t++) {
+    let m = 0;
+    let k = 0;
+    for (let i = 0; i < size; i++) {
+      const id = cache[i];
+      keys[k++] = id; // next use filled below, after this token's updates
+    }
+    for (let q = offsets[t]; q < offsets[t + 1]; q++) {
+      const id = ids[q];
+      if (cached[id]) hits++;
+      else {
+        miss[m++] = id;
+        keys[k++] = id;
+      }
+      nextUse[id] = nextPos[q];
+    }
+    requests += offsets[t + 1] - offsets[t];
+    us += planner.step(miss.subarray(0, m)).ioUs;
+    if (budget === 0) continue;
+    let live = 0;
+    for (let i = 0; i < k; i++) {
+      const id = keys[i];
+      const nu = nextUse[id];
+      if (nu !== NEVER) keys[live++] = nu * idScale + id;
+    }
+    const sorted = keys.subarray(0, live).sort();
+    for (let i = 0; i < size; i++) cached[cache[i]] = 0;
+    const keep = Math.min(budget, live);
+    for (let i = 0; i < keep; i++) {
+      const id = sorted[i] % idScale;
+      nextCache[i] = id;
+      cached[id] = 1;
+    }
+    const tmp = cache;
+    cache = nextCache;
+    nextCache = tmp;
+    size = keep;
+  }
+  return { us: us / Math.max(1, tokens), hit: requests > 0 ? hits / requests : 0 };
+}
+
+const ROWS = ["none", "pin", "lru", "lru+gapfill", "pin50%+lru+gapfill", "oracle"] as const;
+type RowName = (typeof ROWS)[number];
+
+async function main(): Promise<void> {
+  const traces = arg("traces");
+  const placementFile = arg("placement");
+  const bundles = arg("bundle-bytes", "24576").split(",").map(Number);
+  const fraction = Number(arg("fraction", "0.1"));
+  const device = await resolveDeviceProfile(arg("device", "ufs40"));
+  const jsonOut = process.argv.includes("--json") ? arg("json") : undefined;
+  const set = await openTraceSet([traces]);
+  const layers = process.argv.includes("--layers")
+    ? arg("layers").split(",").map(Number)
+    : Array.from({ length: set.layers }, (_, l) => l);
+  const p = await readPlacement(placementFile, { layers: set.layers, neurons: set.neurons });
+  const held = await readSplit(set, 1);
+  const n = set.neurons;
+  const budget = budgetForFraction(fraction, n);
+  const results: Array<{ bundleBytes: number; layer: number; ms: Record<RowName, number>; oracleHit: number }> = [];
+  const bar = progress({ label: "headroom", total: bundles.length * layers.length, unit: "layer" });
+  for (const bb of bundles) {
+    for (const l of layers) {
+      const d = held[l];
+      const pl = p.layers[l];
+      if (!pl.freq) throw new Error(`${placementFile}: layers[${l}] has no freq (needed for the pin set)`);
+      const order = pl.order;
+      const half = hottest(pl.freq, Math.floor(budget / 2));
+      const specs: Record<Exclude<RowName, "oracle">, CacheSpec> = {
+        none: cacheSpecForPolicy("none", budget, { neurons: n }),
+        pin: cacheSpecForPolicy("pin", budget, { neurons: n, freq: pl.freq }),
+        lru: cacheSpecForPolicy("lru", budget, { neurons: n }),
+        "lru+gapfill": { pinned: [], lru: budget, gapfill: true },
+        "pin50%+lru+gapfill": { pinned: half.ids, lru: budget - half.ids.length, gapfill: true },
+      };
+      const ms = {} as Record<RowName, number>;
+      for (const [name, spec] of Object.entries(specs)) ms[name as RowName] = fitCostUs(d, order, spec, device, bb) / Math.max(1, d.tokens) / 1000;
+      const o = oracleCost(d, order, budget, device, bb);
+      ms.oracle = o.us / 1000;
+      results.push({ bundleBytes: bb, layer: l, ms, oracleHit: o.hit });
+      bar.tick(1);
+    }
+  }
+  bar.done();
+  const ratio = (ms: Record<RowName, number>) => Math.min(ms.pin, ms.lru) / ms.oracle;
+  for (const bb of bundles) {
+    const rs = results.filter((r) => r.bundleBytes === bb);
+    const total = {} as Record<RowName, number>;
+    for (const name of ROWS) total[name] = rs.reduce((s, r) => s + r.ms[name], 0);
+    const rows = rs.map((r) => [String(r.layer), ...ROWS.map((k) => r.ms[k].toFixed(3)), r.oracleHit.toFixed(3), `${ratio(r.ms).toFixed(3)}x`]);
+    rows.push([`total (${rs.length})`, ...ROWS.map((k) => total[k].toFixed(3)), "", `${ratio(total).toFixed(3)}x`]);
+    process.stdout.write(
+      `${traces}, ${placementFile} order, bundle ${bb} B, budget ${budget} bundles (F = ${fraction}), ${device.name}, ${held[layers[0]].tokens} held-out tokens; ms/token\n`,
+    );
+    process.stdout.write(`${table(["layer", ...ROWS, "oracle hit", "best(pin,lru)/oracle"], rows)}\n\n`);
+  }
+  if (jsonOut)
+    writeFileSync(
+      jsonOut,
+      `${JSON.stringify({ traces, placement: placementFile, fraction, budget, device: device.name, heldOutTokens: held[layers[0]].tokens, results }, null, 2)}\n`,
+    );
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).message}\n`);
+  process.exit(1);
+});
