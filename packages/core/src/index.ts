@@ -17,3 +17,4 @@ export * from "./simulate.js";
 export * from "./quant.js";
 export * from "./checkpoint.js";
 export * from "./rng.js";
+export * from "./synthrng.js";

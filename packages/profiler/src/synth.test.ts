@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import * as path from "node:path";
-import { ColinkError, TraceReader } from "@colink/core";
+import { ColinkError, synthLayerStructure, TraceReader } from "@colink/core";
 import { describe, expect, it } from "vitest";
 import { resolveShape, synthesizeTrace } from "./synth.js";
 
@@ -118,6 +118,26 @@ describe("synthesizeTrace", () => {
       expect((err as ColinkError).message).not.toContain("\n");
     }
     expect(existsSync(out)).toBe(false);
+  });
+
+  it("draws its clusters from core's synthLayerStructure, so benchmarks can rebuild them", async () => {
+    const out = path.join(dir, "c.arrow");
+    // every member of an active cluster fires, no background: tokens are unions of whole clusters
+    await synthesizeTrace({ shape: "512x2", tokens: 200, seed: 11, out, model: { pIn: 1, background: 0, clusterSize: 16 } });
+    const { layers } = await readAll(out);
+    for (let l = 0; l < 2; l++) {
+      const { members } = synthLayerStructure(512, 11, l);
+      const clusterOf = new Int32Array(512);
+      members.forEach((id, i) => {
+        clusterOf[id] = Math.floor(i / 16);
+      });
+      for (const ids of layers[l]) {
+        const perCluster = new Map<number, number>();
+        for (const id of ids) perCluster.set(clusterOf[id], (perCluster.get(clusterOf[id]) ?? 0) + 1);
+        expect(perCluster.size).toBeGreaterThan(0);
+        for (const count of perCluster.values()) expect(count).toBe(16);
+      }
+    }
   });
 
   it("rejects unknown shapes with one clear error", () => {

@@ -22,7 +22,20 @@
  * permutations), so the identity order is as scattered as in a real checkpoint.
  * Everything comes from one seeded PRNG per layer: same options → same bytes.
  */
-import { ColinkError, holdoutSplit, progress, type TraceChunk, type TraceMeta, TraceWriter, tokenColumns } from "@colink/core";
+import {
+  ColinkError,
+  holdoutSplit,
+  progress,
+  Sfc32,
+  synthLayerStructure,
+  type TraceChunk,
+  type TraceMeta,
+  TraceWriter,
+  tokenColumns,
+} from "@colink/core";
+
+// kept importable from here for scripts written against earlier versions
+export { Sfc32 };
 
 export interface SynthOptions {
   /** llama2-7b | opt-6.7b | mistral-7b | NxL (neurons x layers, e.g. 1024x3) */
@@ -123,36 +136,6 @@ export function resolveShape(shape: string): SynthShape {
   return { family: "llama", layers, neurons, hidden, bundleBytes: 3 * hidden * 2, model: { ...RELU_LLAMA, clusterSize } };
 }
 
-/** sfc32: a small, fast, well-mixed 32-bit PRNG; deterministic across platforms. */
-export class Sfc32 {
-  private a: number;
-  private b: number;
-  private c: number;
-  private d = 1;
-
-  constructor(seed: number, stream: number) {
-    this.a = seed >>> 0;
-    this.b = (stream * 0x9e3779b9) >>> 0;
-    this.c = (seed ^ 0x6a09e667 ^ (stream << 7)) >>> 0;
-    for (let i = 0; i < 16; i++) this.nextU32();
-  }
-
-  nextU32(): number {
-    const t = (((this.a + this.b) | 0) + this.d) | 0;
-    this.d = (this.d + 1) | 0;
-    this.a = this.b ^ (this.b >>> 9);
-    this.b = (this.c + (this.c << 3)) | 0;
-    this.c = (this.c << 21) | (this.c >>> 11);
-    this.c = (this.c + t) | 0;
-    return t >>> 0;
-  }
-
-  /** Uniform in [0, 1). */
-  next(): number {
-    return this.nextU32() / 4294967296;
-  }
-}
-
 /** Walker's alias table: O(1) draws from a discrete distribution. */
 class Alias {
   private readonly prob: Float64Array;
@@ -196,18 +179,6 @@ class Alias {
   }
 }
 
-function shuffled(n: number, rng: Sfc32): Int32Array {
-  const a = new Int32Array(n);
-  for (let i = 0; i < n; i++) a[i] = i;
-  for (let i = n - 1; i > 0; i--) {
-    const j = rng.nextU32() % (i + 1);
-    const t = a[i];
-    a[i] = a[j];
-    a[j] = t;
-  }
-  return a;
-}
-
 /** One layer's generator: fixed structure (hotness, clusters) plus temporal state. */
 export class LayerGenerator {
   readonly neurons: number;
@@ -226,13 +197,15 @@ export class LayerGenerator {
 
   constructor(neurons: number, density: number, m: SynthModel, seed: number, layer: number) {
     this.neurons = neurons;
-    this.rng = new Sfc32(seed, layer + 1);
-    const rng = this.rng;
+    // hotness rank → id, and ids grouped by cluster: drawn in core so a benchmark
+    // can rebuild the true clusters from the trace's meta (synthLayerStructure)
+    const s = synthLayerStructure(neurons, seed, layer);
+    this.rng = s.rng;
     const w = new Float64Array(neurons);
     for (let r = 0; r < neurons; r++) w[r] = (r + 1) ** -m.alpha;
     this.hot = new Alias(w);
-    this.hotId = shuffled(neurons, rng); // rank → id
-    this.members = shuffled(neurons, rng);
+    this.hotId = s.hotId;
+    this.members = s.members;
     const size = Math.max(1, Math.min(neurons, Math.round(m.clusterSize)));
     const nc = Math.max(1, Math.floor(neurons / size));
     this.clusterStart = new Int32Array(nc + 1);

@@ -20,10 +20,11 @@
  * that only future knowledge buys, not a strict lower bound on I/O time (merged
  * reads make time not exactly monotone in hits).
  *
- * Synthetic traces: this does not rebuild the generator's true clusters (the
- * generator lives in @colink/profiler and stages do not import each other), so
- * there is no "ideal order" row; docs/benchmarks.md quotes the lead's by-hand
- * measurement of it on one layer.
+ * Synthetic traces (meta.source "synth"): the generator's true clusters are rebuilt
+ * from the trace's seed with core's synthLayerStructure and laid out contiguously,
+ * the pinned ids (hottest by `freq`) last, as colink places them: the "ideal order",
+ * the best any order could learn. Rows `ideal pin`, `ideal lru+gapfill`,
+ * `ideal pin50%+lru+gapfill` and `ideal oracle` replay it.
  */
 import { writeFileSync } from "node:fs";
 import {
@@ -36,6 +37,7 @@ import {
   progress,
   readPlacement,
   resolveDeviceProfile,
+  synthLayerStructure,
   table,
 } from "@colink/core";
 import { fitCostUs, hottest } from "../codesign.js";
@@ -129,8 +131,20 @@ function oracleCost(
   return { us: us / Math.max(1, tokens), hit: requests > 0 ? hits / requests : 0 };
 }
 
-const ROWS = ["none", "pin", "lru", "lru+gapfill", "pin50%+lru+gapfill", "oracle"] as const;
-type RowName = (typeof ROWS)[number];
+const BASE_ROWS = ["none", "pin", "lru", "lru+gapfill", "pin50%+lru+gapfill", "oracle"] as const;
+const IDEAL_ROWS = ["ideal pin", "ideal lru+gapfill", "ideal pin50%+lru+gapfill", "ideal oracle"] as const;
+type RowName = (typeof BASE_ROWS)[number] | (typeof IDEAL_ROWS)[number];
+
+/** The true clusters contiguous (generator order), then `pinned` ids last. */
+function idealOrder(members: Int32Array, pinned: number[]): Uint32Array {
+  const mask = new Uint8Array(members.length);
+  for (const id of pinned) mask[id] = 1;
+  const order = new Uint32Array(members.length);
+  let k = 0;
+  for (const id of members) if (!mask[id]) order[k++] = id;
+  for (const id of pinned) order[k++] = id;
+  return order;
+}
 
 async function main(): Promise<void> {
   const traces = arg("traces");
@@ -147,6 +161,9 @@ async function main(): Promise<void> {
   const held = await readSplit(set, 1);
   const n = set.neurons;
   const budget = budgetForFraction(fraction, n);
+  // the generator's clusters depend only on (neurons, seed, layer), all in the meta
+  const synth = set.meta.source === "synth";
+  const ROWS: RowName[] = synth ? [...BASE_ROWS, ...IDEAL_ROWS] : [...BASE_ROWS];
   const results: Array<{ bundleBytes: number; layer: number; ms: Record<RowName, number>; oracleHit: number }> = [];
   const bar = progress({ label: "headroom", total: bundles.length * layers.length, unit: "layer" });
   for (const bb of bundles) {
@@ -156,7 +173,7 @@ async function main(): Promise<void> {
       if (!pl.freq) throw new Error(`${placementFile}: layers[${l}] has no freq (needed for the pin set)`);
       const order = pl.order;
       const half = hottest(pl.freq, Math.floor(budget / 2));
-      const specs: Record<Exclude<RowName, "oracle">, CacheSpec> = {
+      const specs: Record<Exclude<(typeof BASE_ROWS)[number], "oracle">, CacheSpec> = {
         none: cacheSpecForPolicy("none", budget, { neurons: n }),
         pin: cacheSpecForPolicy("pin", budget, { neurons: n, freq: pl.freq }),
         lru: cacheSpecForPolicy("lru", budget, { neurons: n }),
@@ -167,22 +184,36 @@ async function main(): Promise<void> {
       for (const [name, spec] of Object.entries(specs)) ms[name as RowName] = fitCostUs(d, order, spec, device, bb) / Math.max(1, d.tokens) / 1000;
       const o = oracleCost(d, order, budget, device, bb);
       ms.oracle = o.us / 1000;
+      if (synth) {
+        const { members } = synthLayerStructure(n, set.meta.seed, l);
+        const cost = (ord: Uint32Array, spec: CacheSpec) => fitCostUs(d, ord, spec, device, bb) / Math.max(1, d.tokens) / 1000;
+        const plain = idealOrder(members, []);
+        ms["ideal pin"] = cost(idealOrder(members, specs.pin.pinned), specs.pin);
+        ms["ideal lru+gapfill"] = cost(plain, specs["lru+gapfill"]);
+        ms["ideal pin50%+lru+gapfill"] = cost(idealOrder(members, half.ids), specs["pin50%+lru+gapfill"]);
+        ms["ideal oracle"] = oracleCost(d, plain, budget, device, bb).us / 1000;
+      }
       results.push({ bundleBytes: bb, layer: l, ms, oracleHit: o.hit });
       bar.tick(1);
     }
   }
   bar.done();
   const ratio = (ms: Record<RowName, number>) => Math.min(ms.pin, ms.lru) / ms.oracle;
+  // the best a perfect order could do with a realizable cache, vs the baseline's better cache
+  const idealGain = (ms: Record<RowName, number>) =>
+    Math.min(ms.pin, ms.lru) / Math.min(ms["ideal pin"], ms["ideal lru+gapfill"], ms["ideal pin50%+lru+gapfill"]);
   for (const bb of bundles) {
     const rs = results.filter((r) => r.bundleBytes === bb);
     const total = {} as Record<RowName, number>;
     for (const name of ROWS) total[name] = rs.reduce((s, r) => s + r.ms[name], 0);
-    const rows = rs.map((r) => [String(r.layer), ...ROWS.map((k) => r.ms[k].toFixed(3)), r.oracleHit.toFixed(3), `${ratio(r.ms).toFixed(3)}x`]);
-    rows.push([`total (${rs.length})`, ...ROWS.map((k) => total[k].toFixed(3)), "", `${ratio(total).toFixed(3)}x`]);
+    const ratios = (ms: Record<RowName, number>) => (synth ? [`${ratio(ms).toFixed(3)}x`, `${idealGain(ms).toFixed(3)}x`] : [`${ratio(ms).toFixed(3)}x`]);
+    const rows = rs.map((r) => [String(r.layer), ...ROWS.map((k) => r.ms[k].toFixed(3)), r.oracleHit.toFixed(3), ...ratios(r.ms)]);
+    rows.push([`total (${rs.length})`, ...ROWS.map((k) => total[k].toFixed(3)), "", ...ratios(total)]);
     process.stdout.write(
       `${traces}, ${placementFile} order, bundle ${bb} B, budget ${budget} bundles (F = ${fraction}), ${device.name}, ${held[layers[0]].tokens} held-out tokens; ms/token\n`,
     );
-    process.stdout.write(`${table(["layer", ...ROWS, "oracle hit", "best(pin,lru)/oracle"], rows)}\n\n`);
+    const ratioHeads = synth ? ["best(pin,lru)/oracle", "best(pin,lru)/ideal best"] : ["best(pin,lru)/oracle"];
+    process.stdout.write(`${table(["layer", ...ROWS, "oracle hit", ...ratioHeads], rows)}\n\n`);
   }
   if (jsonOut)
     writeFileSync(
