@@ -5,7 +5,7 @@
  */
 import type { CacheSpec, DeviceProfile } from "@colink/core";
 import { cacheCandidates, chooseBest, chooseJoint, type Candidate, type OrderFamily, type Screen } from "./codesign.js";
-import { activationCounts, type LayerTokens } from "./cooccur.js";
+import { activationCounts, type LayerTokens, type PairCounts, releasePairs } from "./cooccur.js";
 import { sampleGreedyOrder } from "./greedy.js";
 import {
   buildColinkGraph,
@@ -59,8 +59,10 @@ export function placeLayer(job: LayerJob): LayerResult {
   let communities: number | undefined;
   let freq: Uint32Array;
   let families: OrderFamily[] = [];
+  let pairs: PairCounts | undefined;
   if (job.method === "colink") {
     const g = buildColinkGraph(data, job.colink);
+    pairs = g.pairs;
     freq = g.freq;
     communities = g.communities;
     candidates = cacheCandidates(freq, budget, (mask) => colinkOrder(g, mask));
@@ -93,6 +95,7 @@ export function placeLayer(job: LayerJob): LayerResult {
   // families under the best cache only (keep 1): bounds the replays at 7B (the best cache was `pin` for 31 of 32 layers)
   const best = families.length > 0 ? chooseJoint(candidates, families, scored, device, bundleBytes, 1, job.screen === null ? undefined : (job.screen ?? DEFAULT_SCREEN)) : chooseBest(candidates, scored, device, bundleBytes);
   const t2 = performance.now();
+  if (pairs) releasePairs(pairs); // the next layer on this thread reuses its memory
   return {
     layer: job.layer,
     order: best.order,

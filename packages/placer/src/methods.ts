@@ -3,7 +3,16 @@
  * functions on plain data (CSR tokens + options) returning plain data (docs/placement.md).
  */
 import { UndirectedGraph } from "graphology";
-import { activationCounts, countPairs, type LayerTokens, type PairCounts, sampleTokens, topKEdges, type WeightKind } from "./cooccur.js";
+import {
+  activationCounts,
+  countPairs,
+  type LayerTokens,
+  type PairCounts,
+  releasePairs,
+  sampleTokens,
+  topKEdges,
+  type WeightKind,
+} from "./cooccur.js";
 import { concatPaths, PathLinker } from "./link.js";
 import { louvain } from "./louvain.js";
 
@@ -36,6 +45,7 @@ export function neuralinkOrder(data: LayerTokens): Uint32Array {
   const pc = countPairs(data);
   const linker = new PathLinker(n);
   linkByCountDesc(linker, pc, identityLayerOrder(n));
+  releasePairs(pc); // the next layer on this thread reuses its memory
   return concatPaths(linker.paths(), n);
 }
 
