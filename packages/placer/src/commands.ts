@@ -29,7 +29,10 @@ const placeCommand: CommandModule = {
       .option("seed", { type: "number", default: 0, describe: "Seed for Louvain (output is deterministic for a seed)" })
       .option("threads", { type: "number", describe: "Worker threads, layers in parallel (default: the machine's cores, at most 8)" })
       .option("k", { type: "number", default: 16, describe: "colink: strongest neighbours kept per neuron in the graph" })
-      .option("pair-tokens", { type: "number", default: 2048, describe: "colink: fit tokens (evenly spaced) used for pair counts" })
+      .option("pair-tokens", {
+        type: "number",
+        describe: "colink: fit tokens (evenly spaced) used for pair counts [default: as many as 2.5e8 pair increments allow, at least 2048]",
+      })
       .option("weight", { choices: ["jaccard", "p"], default: "jaccard", describe: "colink: weight that picks each neuron's k neighbours: Jaccard or co-activation probability" })
       .example("colink place --traces out/real.arrow --model data/models/tiny-relu-llama --out placement.json", "colink's order for that model's bundles, no DRAM cache")
       .example("colink place -t out/s7b.arrow --method neuralink --bundle-bytes 6912 -o nl.json", "the paper's baseline for q4 bundles")
@@ -46,7 +49,7 @@ const placeCommand: CommandModule = {
       seed: number;
       threads?: number;
       k: number;
-      pairTokens: number;
+      pairTokens?: number;
       weight: "p" | "jaccard";
     };
     const { placeTraces } = await import("./place.js");

@@ -79,6 +79,28 @@ export function releasePairs(pc: PairCounts): void {
   if (!spare || buf.byteLength > spare.byteLength) spare = buf;
 }
 
+/** Default work budget of colink's pair sample: pair increments (k(k-1)/2 per token). */
+export const PAIR_BUDGET = 2.5e8;
+
+/**
+ * How many fit tokens colink counts pairs on: as many as fit in `budget` pair
+ * increments at this layer's mean k(k-1)/2 per token, at least `minTokens` (and at
+ * most all of them). At 7B (550-990 active per token) the floor of 2048 binds; a
+ * small layer (768 neurons, ~55-160 active) counts 20-100x more tokens for about the
+ * same time, so its pair estimates are as good as neuralink's all-token ones.
+ */
+export function autoPairTokens(data: LayerTokens, budget = PAIR_BUDGET, minTokens = 2048): number {
+  if (data.tokens === 0) return 0;
+  let pairs = 0;
+  for (let t = 0; t < data.tokens; t++) {
+    const k = data.offsets[t + 1] - data.offsets[t];
+    pairs += (k * (k - 1)) / 2;
+  }
+  const mean = pairs / data.tokens;
+  const fit = mean > 0 ? Math.floor(budget / mean) : data.tokens;
+  return Math.min(data.tokens, Math.max(minTokens, fit));
+}
+
 /**
  * Counts co-activations of every pair over the given tokens (sparse pair counting).
  * Blocked by rows of the triangle: the pairs (i, j) with i in one block of rows are

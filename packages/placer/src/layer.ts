@@ -47,6 +47,8 @@ export interface LayerResult {
   orderMs: number;
   chooseMs: number;
   communities?: number;
+  /** Fit tokens colink counted pairs on (autoPairTokens unless --pair-tokens). */
+  pairTokens?: number;
 }
 
 const DEFAULT_SCREEN: Screen = { tokens: 1024, finalists: 3 };
@@ -57,12 +59,14 @@ export function placeLayer(job: LayerJob): LayerResult {
   const t0 = performance.now();
   let candidates: Candidate[];
   let communities: number | undefined;
+  let pairTokens: number | undefined;
   let freq: Uint32Array;
   let families: OrderFamily[] = [];
   let pairs: PairCounts | undefined;
   if (job.method === "colink") {
     const g = buildColinkGraph(data, job.colink);
     pairs = g.pairs;
+    pairTokens = g.pairs.tokens;
     freq = g.freq;
     communities = g.communities;
     candidates = cacheCandidates(freq, budget, (mask) => colinkOrder(g, mask));
@@ -107,5 +111,6 @@ export function placeLayer(job: LayerJob): LayerResult {
     orderMs: t1 - t0,
     chooseMs: t2 - t1,
     communities,
+    pairTokens,
   };
 }

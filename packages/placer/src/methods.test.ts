@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { countPairs, countPairsPopcount, type LayerTokens } from "./cooccur.js";
+import { autoPairTokens, countPairs, countPairsPopcount, type LayerTokens, releasePairs } from "./cooccur.js";
 import { PathLinker } from "./link.js";
 import { buildColinkGraph, colinkOrder, frequencyOrder, identityLayerOrder, METHODS, neuralinkOrder } from "./methods.js";
 import { placeLayer } from "./layer.js";
@@ -60,6 +60,25 @@ describe("pair counting", () => {
     expect(at(3, 4)).toBe(0);
     const big = randomTokens(300, 200, 5);
     expect(Array.from(countPairs(big, undefined, 64).counts)).toEqual(Array.from(countPairsPopcount(big).counts));
+  });
+
+  it("a released triangle is reused zeroed, never with the old counts", () => {
+    const big = randomTokens(300, 400, 6);
+    const first = countPairs(big);
+    const buffer = first.counts.buffer;
+    releasePairs(first);
+    const small = randomTokens(200, 50, 7);
+    const again = countPairs(small);
+    expect(again.counts.buffer).toBe(buffer);
+    expect(Array.from(again.counts)).toEqual(Array.from(countPairsPopcount(small).counts));
+  });
+
+  it("the automatic pair sample spends the budget, within [minTokens, all tokens]", () => {
+    const tokens = Array.from({ length: 1000 }, (_, t) => Array.from({ length: 10 }, (_, i) => (t + 7 * i) % 50));
+    const data = csr(50, tokens); // 45 pairs per token
+    expect(autoPairTokens(data, 45 * 600, 100)).toBe(600);
+    expect(autoPairTokens(data, 45 * 10, 100)).toBe(100);
+    expect(autoPairTokens(data, 45 * 1e6, 100)).toBe(1000);
   });
 });
 

@@ -5,6 +5,7 @@
 import { UndirectedGraph } from "graphology";
 import {
   activationCounts,
+  autoPairTokens,
   countPairs,
   type LayerTokens,
   type PairCounts,
@@ -104,8 +105,10 @@ export interface ColinkOptions {
   minCount?: number;
   /** Weight that picks each neuron's k neighbours: Jaccard (default) or co-activation probability. */
   weight?: WeightKind;
-  /** Fit tokens used for pair counts, evenly spaced (default 2048). */
+  /** Fit tokens used for pair counts, evenly spaced (default: autoPairTokens within `pairBudget`). */
   pairTokens?: number;
+  /** Pair increments the automatic sample may cost (default PAIR_BUDGET). */
+  pairBudget?: number;
   /** Order in which pruned edges are linked: by co-activation count (the paper's P, default) or by the weight. */
   linkBy?: "p" | "weight";
   /** Link intra-community edges before the others (default true). */
@@ -143,7 +146,7 @@ function mulberry32(seed: number): () => number {
 export function buildColinkGraph(data: LayerTokens, opts: ColinkOptions = {}): ColinkGraph {
   const n = data.neurons;
   const k = opts.k ?? 16;
-  const rows = sampleTokens(data.tokens, opts.pairTokens ?? 2048);
+  const rows = sampleTokens(data.tokens, opts.pairTokens ?? autoPairTokens(data, opts.pairBudget));
   const freq = activationCounts(data);
   const sampleFreq = new Uint32Array(n);
   for (let r = 0; r < rows.length; r++)

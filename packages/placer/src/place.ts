@@ -15,9 +15,9 @@ import {
   sha256File,
   writePlacement,
 } from "@colink/core";
-import type { WeightKind } from "./cooccur.js";
+import { PAIR_BUDGET, type WeightKind } from "./cooccur.js";
 import type { LayerJob, LayerResult } from "./layer.js";
-import { METHODS, type Method } from "./methods.js";
+import { type ColinkOptions, METHODS, type Method } from "./methods.js";
 import { defaultThreads, runLayerJobs } from "./pool.js";
 import { bundleBytesFromMeta, bundleBytesFromModel, openTraceSet, readSplit } from "./traces.js";
 
@@ -91,7 +91,9 @@ export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
 
   const fit = await readSplit(set, 0);
   const fitTokens = fit[0].tokens;
-  const colink = { k, minCount: opts.minCount ?? 2, weight: opts.weight ?? "jaccard", pairTokens: opts.pairTokens ?? 2048, seed };
+  const pairTokens = opts.pairTokens;
+  check(pairTokens === undefined || (Number.isInteger(pairTokens) && pairTokens >= 1), `--pair-tokens must be an integer >= 1, got ${pairTokens}`);
+  const colink: ColinkOptions = { k, minCount: opts.minCount ?? 2, weight: opts.weight ?? "jaccard", pairTokens, seed };
   function* jobs(): Generator<LayerJob> {
     for (let l = 0; l < set.layers; l++) {
       const data = fit[l];
@@ -117,6 +119,7 @@ export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
     layer.freq = Array.from(r.freq);
     layer.choice = r.choice;
     if (r.communities !== undefined) layer.communities = r.communities;
+    if (r.pairTokens !== undefined) layer.pairTokens = r.pairTokens;
     return layer;
   });
   const traceInfo = [];
@@ -130,7 +133,7 @@ export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
       cacheFraction: F,
       budget,
       seed,
-      ...(method === "colink" ? colink : {}),
+      ...(method === "colink" ? { ...colink, pairTokens: pairTokens ?? "auto", pairBudget: PAIR_BUDGET } : {}),
     },
     trace: { files: traceInfo, modelId: set.meta.modelId, layers: set.layers, neurons: set.neurons, fitTokens },
     fit: { io_ms_per_token: fitUs / 1000, note: "simulated on the fit tokens under the declared cache" },
