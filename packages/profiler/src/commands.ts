@@ -136,7 +136,7 @@ const synthCommand: CommandModule = {
       .group(["shape", "tokens", "seed", "out", "seq-len", "holdout"], "Options:")
       .group(["density-lo", "density-hi", "alpha", "background", "cluster-size", "cluster-alpha", "p-in", "reuse"], "Generative model (overrides the shape's defaults):")
       .example("$0 trace synth --shape llama2-7b --tokens 4096 --seed 1 --out out/synth.arrow", "A Llama-2-7B-shaped trace")
-      .example("$0 trace synth --shape llama2-7b --tokens 10240 --seed 2 --reuse 0.95 --background 0.2 --out out/reuse.arrow", "Strong token-to-token reuse"),
+      .example("$0 trace synth --shape llama2-7b --tokens 10240 --seed 2 --reuse 0.95 --background 0.2 --p-in 0.9 --out out/reuse.arrow", "Strong token-to-token reuse (LRU beats pinning)"),
   handler: async (argv) => {
     const a = argv as Args;
     const { synthesizeTrace } = await import("./synth.js");
