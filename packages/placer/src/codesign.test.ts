@@ -1,6 +1,6 @@
 import { budgetForFraction, cacheSize, NO_CACHE } from "@colink/core";
 import { describe, expect, it } from "vitest";
-import { fitCostUs } from "./codesign.js";
+import { cacheCandidates, fitCostUs, recencyMisses } from "./codesign.js";
 import { placeLayer } from "./layer.js";
 import { METHODS } from "./methods.js";
 import { csr, dev } from "./testkit.js";
@@ -46,5 +46,35 @@ describe("declared cache", () => {
         }
       }
     }
+  });
+});
+
+describe("pinning what recency misses", () => {
+  // neuron 0 fires in bursts of 4 consecutive tokens, neuron 1 every other token:
+  // both 8 times in 16 tokens, but a recency cache remembering 1 token misses
+  // 0 only at the start of each burst (2x) and 1 every time (8x).
+  const tokens: number[][] = [];
+  for (let t = 0; t < 16; t++) {
+    const ids: number[] = [];
+    if (t % 8 < 4) ids.push(0);
+    if (t % 2 === 0) ids.push(1);
+    tokens.push(ids);
+  }
+  const data = csr(4, tokens);
+  it("counts the activations a recency cache of the given horizon would miss", () => {
+    expect(Array.from(recencyMisses(data, 1))).toEqual([2, 8, 0, 0]);
+    expect(Array.from(recencyMisses(data, 2))).toEqual([2, 1, 0, 0]);
+  });
+  it("the pinmiss candidates pin the scattered neuron, the hot ones by frequency", () => {
+    const freq = Array.from({ length: 4 }, () => 0);
+    for (const t of tokens) for (const id of t) freq[id]++;
+    freq[0] += 1; // the burst neuron is (slightly) the hottest
+    const cands = cacheCandidates(freq, 2, () => Uint32Array.from([0, 1, 2, 3]), data);
+    const pin = (name: string) => cands.find((c) => c.name === name)?.cache.pinned;
+    expect(pin("pin")).toEqual([0, 1]);
+    expect(pin("pin50%+lru+gapfill")).toEqual([0]);
+    expect(pin("pinmiss50%+lru")).toEqual([1]);
+    expect(pin("pinmiss50%+lru+gapfill")).toEqual([1]);
+    for (const c of cands) expect(cacheSize(c.cache)).toBe(2);
   });
 });

@@ -38,6 +38,10 @@ export interface Candidate {
   name: string;
   order: Uint32Array;
   cache: CacheSpec;
+  /** Identifies the pinned set (candidates with equal pinSet pin the same ids); none: nothing pinned. */
+  pinSet?: string;
+  /** A baseline's cache (none, pin, lru): `everyCache` order families are always scored under it. */
+  baseline?: boolean;
 }
 
 export interface Choice {
@@ -78,33 +82,78 @@ export function hottest(freq: ArrayLike<number>, count: number): { ids: number[]
 }
 
 /**
+ * Per neuron, the fit tokens on which it is active but was not active in any of the
+ * `horizon` tokens before: the activations a recency cache that remembers about
+ * `horizon` tokens would miss. Pinning the ids with the most of these, rather than
+ * the most frequent, pins what recency cannot serve (frequent but scattered
+ * activations) and leaves it what it serves well (bursts of consecutive tokens).
+ */
+export function recencyMisses(data: LayerTokens, horizon: number): Float64Array {
+  const n = data.neurons;
+  const last = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
+  const misses = new Float64Array(n);
+  for (let t = 0; t < data.tokens; t++) {
+    for (let p = data.offsets[t]; p < data.offsets[t + 1]; p++) {
+      const id = data.ids[p];
+      if (t - last[id] > horizon) misses[id]++;
+      last[id] = t;
+    }
+  }
+  return misses;
+}
+
+/**
  * The cache candidates for a budget of `budget` bundles, each with the order made for
  * it by `orderFor(pinnedMask)` (pinned ids excluded from linking and placed last):
- * pin all, lru, lru + gapfill, and 25/50/75% pinned with the rest lru + gapfill.
+ * - `pin` (the hottest `budget` ids) and `lru`: the baselines' caches;
+ * - `lru+gapfill`;
+ * - `pinP%+lru+gapfill`, P = 25/50/75: the hottest P% pinned, the rest by recency;
+ * - when the fit tokens `data` are given, `pinmissP%+lru` and `pinmissP%+lru+gapfill`,
+ *   P = 10/15/25/50/75: the P% with the most recency misses at the recency part's
+ *   horizon pinned (recencyMisses), the rest by recency. On traces with strong
+ *   token-to-token reuse these beat both baselines where the hottest-pinned mixes
+ *   do not (docs/benchmarks.md#placer).
  * Budget 0: no cache.
  */
 export function cacheCandidates(
   freq: ArrayLike<number>,
   budget: number,
   orderFor: (pinned: Uint8Array | undefined) => Uint32Array,
+  data?: LayerTokens,
 ): Candidate[] {
   const plain = orderFor(undefined);
-  if (budget <= 0) return [{ name: "none", order: plain, cache: { ...NO_CACHE, pinned: [] } }];
+  if (budget <= 0) return [{ name: "none", order: plain, cache: { ...NO_CACHE, pinned: [] }, baseline: true }];
   const all = hottest(freq, budget);
   const out: Candidate[] = [
-    { name: "pin", order: orderFor(all.mask), cache: { pinned: all.ids, lru: 0, gapfill: false } },
-    { name: "lru", order: plain, cache: { pinned: [], lru: budget, gapfill: false } },
+    { name: "pin", order: orderFor(all.mask), cache: { pinned: all.ids, lru: 0, gapfill: false }, pinSet: `hot${budget}`, baseline: true },
+    { name: "lru", order: plain, cache: { pinned: [], lru: budget, gapfill: false }, baseline: true },
     { name: "lru+gapfill", order: plain, cache: { pinned: [], lru: budget, gapfill: true } },
   ];
-  // mixes: a pinned share of the hottest, the rest by recency with gap filling
+  const share = (pct: number): number => Math.floor((budget * pct) / 100);
+  const sizes = new Set<number>(); // small budgets round several shares to one size: score it once
   for (const pct of [25, 50, 75]) {
-    const part = hottest(freq, Math.floor((budget * pct) / 100));
-    if (part.ids.length === 0 || part.ids.length === budget) continue;
-    out.push({
-      name: `pin${pct}%+lru+gapfill`,
-      order: orderFor(part.mask),
-      cache: { pinned: part.ids, lru: budget - part.ids.length, gapfill: true },
-    });
+    const size = share(pct);
+    if (size === 0 || size === budget || sizes.has(size)) continue;
+    sizes.add(size);
+    const part = hottest(freq, size);
+    const cache = { pinned: part.ids, lru: budget - size, gapfill: true };
+    out.push({ name: `pin${pct}%+lru+gapfill`, order: orderFor(part.mask), cache, pinSet: `hot${size}` });
+  }
+  const perToken = data && data.tokens > 0 ? (data.offsets[data.tokens] - data.offsets[0]) / data.tokens : 0;
+  if (!data || perToken === 0) return out;
+  sizes.clear();
+  for (const pct of [10, 15, 25, 50, 75]) {
+    const size = share(pct);
+    if (size === 0 || size === budget || sizes.has(size)) continue;
+    sizes.add(size);
+    const lru = budget - size;
+    // the recency part holds about lru / perToken tokens' worth of active bundles
+    const miss = hottest(recencyMisses(data, Math.max(1, Math.floor(lru / perToken))), size);
+    const order = orderFor(miss.mask);
+    for (const gapfill of [false, true]) {
+      const name = `pinmiss${pct}%+lru${gapfill ? "+gapfill" : ""}`;
+      out.push({ name, order, cache: { pinned: miss.ids, lru, gapfill }, pinSet: `miss${size}` });
+    }
   }
   return out;
 }
@@ -165,13 +214,12 @@ export function screenTokens(data: LayerTokens, count: number, windows = 4): Lay
  * Order and cache chosen together on the fit tokens. Stage 1 scores every cache
  * candidate with its own order (the method's linked order); stage 2 scores every
  * order family under each of the `keep` best caches of stage 1 (`everyCache`
- * families under all of them). The cheapest of all wins (ties: stage 1, then the
- * earlier candidate), so the result is never worse on the scored tokens than an
- * `everyCache` family (frequency order) under any cache candidate, which include the
- * baselines' pin and lru.
- * Family orders are built only when scored and memoised per pinned set (pinned sets
- * are prefixes of the hottest ids, so their size identifies them): at 7B that is
- * about a dozen orders of 44 KB per layer.
+ * families also under every `baseline` cache). The cheapest of all wins (ties:
+ * stage 1, then the earlier candidate), so the result is never worse on the scored
+ * tokens than an `everyCache` family (frequency order) under the baselines' pin and
+ * lru, nor than any cache candidate with the linked order.
+ * Family orders are built only when scored and memoised per pinned set (a
+ * candidate's `pinSet`): at 7B that is about a dozen orders of 44 KB per layer.
  */
 export function chooseJoint(
   caches: Candidate[],
@@ -208,12 +256,13 @@ export function chooseJoint(
       for (const id of c.cache.pinned) mask[id] = 1;
     }
     for (const f of families) {
-      if (r >= keep && !f.everyCache) continue;
+      if (r >= keep && !(f.everyCache && c.baseline)) continue;
       const name = `${c.name}+${f.name}`;
       // same pinned set and same cache kind as a scored one: same cost
-      const key = `${c.cache.pinned.length}/${c.cache.lru}/${c.cache.gapfill}/${f.name}`;
+      const pins = c.pinSet ?? (c.cache.pinned.length === 0 ? "" : c.name);
+      const key = `${pins}/${c.cache.lru}/${c.cache.gapfill}/${f.name}`;
       if (seen.has(key)) continue;
-      const okey = `${c.cache.pinned.length}/${f.name}`;
+      const okey = `${pins}/${f.name}`;
       let order = orders.get(okey);
       if (!order) {
         order = f.orderFor(mask);
