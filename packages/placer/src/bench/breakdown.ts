@@ -1,0 +1,84 @@
+/**
+ * Where one layer's fit time goes, neuralink against colink, one thread
+ * (docs/benchmarks.md#placer, the speed target). Run by hand:
+ *
+ *   node packages/placer/dist/bench/breakdown.js --traces out/bench-llama2-7b.arrow --layer 16 \
+ *     --bundle-bytes 24576 --fraction 0.1
+ *
+ * Steps are timed by calling the methods' own functions one after another; the
+ * colink total is placeLayer's (its order and choose phases), measured apart.
+ */
+import { budgetForFraction, resolveDeviceProfile } from "@colink/core";
+import { activationCounts, autoPairTokens, countPairs, releasePairs, sampleTokens, topKEdges } from "../cooccur.js";
+import { sampleGreedyOrder } from "../greedy.js";
+import { placeLayer } from "../layer.js";
+import { PathLinker } from "../link.js";
+import { buildColinkGraph, identityLayerOrder, linkByCountDesc } from "../methods.js";
+import { openTraceSet, readSplit } from "../traces.js";
+
+function arg(name: string, dflt: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
+}
+
+async function main(): Promise<void> {
+  const set = await openTraceSet([arg("traces", "out/bench-llama2-7b.arrow")]);
+  const layer = Number(arg("layer", "16"));
+  const bundleBytes = Number(arg("bundle-bytes", "24576"));
+  const fraction = Number(arg("fraction", "0.1"));
+  const device = await resolveDeviceProfile(arg("device", "ufs40"));
+  const data = (await readSplit(set, 0))[layer];
+  const n = data.neurons;
+  let t = performance.now();
+  const lap = (): number => {
+    const now = performance.now();
+    const s = (now - t) / 1000;
+    t = now;
+    return s;
+  };
+  const line = (what: string, s: number): void => {
+    process.stdout.write(`${what.padEnd(44)} ${s.toFixed(2)} s\n`);
+  };
+  process.stdout.write(`layer ${layer}: ${n} neurons, ${data.tokens} fit tokens, bundle ${bundleBytes} B, F = ${fraction}\n`);
+
+  lap();
+  const all = countPairs(data);
+  line(`neuralink: pair counts, all ${data.tokens} tokens`, lap());
+  const linker = new PathLinker(n);
+  linkByCountDesc(linker, all, identityLayerOrder(n));
+  linker.paths();
+  line("neuralink: counting sort of all pairs + linking", lap());
+  releasePairs(all);
+
+  const T = autoPairTokens(data);
+  const rows = sampleTokens(data.tokens, T);
+  const freq = activationCounts(data);
+  const sampleFreq = new Uint32Array(n);
+  for (const r of rows) for (let p = data.offsets[r]; p < data.offsets[r + 1]; p++) sampleFreq[data.ids[p]]++;
+  lap();
+  const pc = countPairs(data, rows);
+  const count = lap();
+  line(`colink: pair counts, ${T} tokens`, count);
+  topKEdges(pc, sampleFreq, 16, 2, "jaccard");
+  const topk = lap();
+  line("colink: top-16 Jaccard neighbours", topk);
+  releasePairs(pc);
+  lap();
+  const g = buildColinkGraph(data, {});
+  const graph = lap();
+  line("colink: graphology graph + Louvain + edge sort", graph - count - topk);
+  sampleGreedyOrder(g);
+  line("colink: sampled all-pairs greedy (one mask)", lap());
+  releasePairs(g.pairs);
+  void freq;
+  const r = placeLayer({ layer, method: "colink", data, budget: budgetForFraction(fraction, n), device, bundleBytes, colink: {} });
+  lap();
+  line("colink placeLayer: order (graph, linked order)", r.orderMs / 1000);
+  line("colink placeLayer: choose (families + fit replays)", r.chooseMs / 1000);
+  process.stdout.write(`colink chose ${r.choice}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).message}\n`);
+  process.exit(1);
+});
