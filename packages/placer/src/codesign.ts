@@ -89,17 +89,24 @@ export function hottest(freq: ArrayLike<number>, count: number): { ids: number[]
  * activations) and leaves it what it serves well (bursts of consecutive tokens).
  */
 export function recencyMisses(data: LayerTokens, horizon: number): Float64Array {
+  return recencyMissesAt(data, [horizon])[0];
+}
+
+/** recencyMisses for several horizons in one pass over the tokens. */
+export function recencyMissesAt(data: LayerTokens, horizons: number[]): Float64Array[] {
   const n = data.neurons;
-  const last = new Float64Array(n).fill(Number.NEGATIVE_INFINITY);
-  const misses = new Float64Array(n);
+  const last = new Int32Array(n).fill(-0x40000000); // "never": longer ago than any horizon
+  const out = horizons.map(() => new Float64Array(n));
+  const h = Float64Array.from(horizons);
   for (let t = 0; t < data.tokens; t++) {
     for (let p = data.offsets[t]; p < data.offsets[t + 1]; p++) {
       const id = data.ids[p];
-      if (t - last[id] > horizon) misses[id]++;
+      const gap = t - last[id];
+      for (let k = 0; k < h.length; k++) if (gap > h[k]) out[k][id]++;
       last[id] = t;
     }
   }
-  return misses;
+  return out;
 }
 
 /**
@@ -142,13 +149,20 @@ export function cacheCandidates(
   const perToken = data && data.tokens > 0 ? (data.offsets[data.tokens] - data.offsets[0]) / data.tokens : 0;
   if (!data || perToken === 0) return out;
   sizes.clear();
+  const shares: Array<{ pct: number; size: number }> = [];
   for (const pct of [10, 15, 25, 50, 75]) {
     const size = share(pct);
     if (size === 0 || size === budget || sizes.has(size)) continue;
     sizes.add(size);
+    shares.push({ pct, size });
+  }
+  // the recency part holds about lru / perToken tokens' worth of active bundles
+  const horizons = shares.map(({ size }) => Math.max(1, Math.floor((budget - size) / perToken)));
+  const misses = recencyMissesAt(data, horizons);
+  for (let x = 0; x < shares.length; x++) {
+    const { pct, size } = shares[x];
     const lru = budget - size;
-    // the recency part holds about lru / perToken tokens' worth of active bundles
-    const miss = hottest(recencyMisses(data, Math.max(1, Math.floor(lru / perToken))), size);
+    const miss = hottest(misses[x], size);
     const order = orderFor(miss.mask);
     for (const gapfill of [false, true]) {
       const name = `pinmiss${pct}%+lru${gapfill ? "+gapfill" : ""}`;

@@ -6,7 +6,6 @@
 import type { CacheSpec, DeviceProfile } from "@colink/core";
 import { cacheCandidates, chooseBest, chooseJoint, type Candidate, type OrderFamily, type Screen } from "./codesign.js";
 import { activationCounts, type LayerTokens, type PairCounts, releasePairs } from "./cooccur.js";
-import { sampleGreedyOrder } from "./greedy.js";
 import {
   buildColinkGraph,
   type ColinkOptions,
@@ -77,8 +76,6 @@ export function placeLayer(job: LayerJob): LayerResult {
     // so the fit replay decides, not a rule.
     const rank = frequencyOrder(freq);
     families = [{ name: "frequency", orderFor: (mask) => hotBlockOrder(g, rank, mask, n), everyCache: true }];
-    // the paper's all-pairs greedy on colink's token sample (its pair triangle is already counted)
-    families.push({ name: "greedy", orderFor: (mask) => sampleGreedyOrder(g, mask) });
     for (const pct of [1, 2, 5, 10, 25]) {
       const size = Math.floor((pct * n) / 100);
       if (size > 0) families.push({ name: `hot-${pct}%`, orderFor: (mask) => hotBlockOrder(g, rank, mask, size) });

@@ -109,10 +109,6 @@ export interface ColinkOptions {
   pairTokens?: number;
   /** Pair increments the automatic sample may cost (default PAIR_BUDGET). */
   pairBudget?: number;
-  /** Order in which pruned edges are linked: by co-activation count (the paper's P, default) or by the weight. */
-  linkBy?: "p" | "weight";
-  /** Link intra-community edges before the others (default true). */
-  intraFirst?: boolean;
   /** Louvain resolution (default 1). */
   resolution?: number;
   seed?: number;
@@ -122,12 +118,14 @@ export interface ColinkOptions {
 export interface ColinkGraph {
   neurons: number;
   freq: Uint32Array;
-  /** Pruned edges sorted for linking (intra-community first, then by weight). */
-  ea: Uint32Array;
-  eb: Uint32Array;
   community: Int32Array;
   communities: number;
-  /** Pair counts on the token sample, for joining path ends the pruned graph left open. */
+  /** Members of community c: members[start[c] .. start[c + 1]), ascending ids. */
+  members: Uint32Array;
+  start: Int32Array;
+  /** Pruned graph edges (Louvain's input), for inspection. */
+  edges: number;
+  /** Pair counts on the token sample: the greedy's P inside and across communities. */
   pairs: PairCounts;
 }
 
@@ -142,7 +140,7 @@ function mulberry32(seed: number): () => number {
   };
 }
 
-/** Pair counts on a token sample → top-k graph → Louvain communities → sorted edges. */
+/** Pair counts on a token sample → top-k graph → Louvain communities. */
 export function buildColinkGraph(data: LayerTokens, opts: ColinkOptions = {}): ColinkGraph {
   const n = data.neurons;
   const k = opts.k ?? 16;
@@ -152,7 +150,7 @@ export function buildColinkGraph(data: LayerTokens, opts: ColinkOptions = {}): C
   for (let r = 0; r < rows.length; r++)
     for (let p = data.offsets[rows[r]]; p < data.offsets[rows[r] + 1]; p++) sampleFreq[data.ids[p]]++;
   const pc = countPairs(data, rows);
-  const { a, b, w, c } = topKEdges(pc, sampleFreq, k, opts.minCount ?? 2, opts.weight ?? "jaccard");
+  const { a, b, w } = topKEdges(pc, sampleFreq, k, opts.minCount ?? 2, opts.weight ?? "jaccard");
   const community = new Int32Array(n);
   let communities = 1;
   if (a.length > 0) {
@@ -167,37 +165,33 @@ export function buildColinkGraph(data: LayerTokens, opts: ColinkOptions = {}): C
     }
     communities = max + 1;
   }
-  const idx = Array.from({ length: a.length }, (_, e) => e);
-  const intraFirst = opts.intraFirst ?? true;
-  const intra = (e: number): number => (intraFirst && community[a[e]] === community[b[e]] ? 1 : 0);
-  const key = opts.linkBy === "weight" ? w : c;
-  idx.sort((x, y) => intra(y) - intra(x) || key[y] - key[x] || a[x] - a[y] || b[x] - b[y]);
-  return {
-    neurons: n,
-    freq,
-    ea: Uint32Array.from(idx, (e) => a[e]),
-    eb: Uint32Array.from(idx, (e) => b[e]),
-    community,
-    communities,
-    pairs: pc,
-  };
+  // members grouped by community (counting sort: ascending ids inside each)
+  const start = new Int32Array(communities + 1);
+  for (let i = 0; i < n; i++) start[community[i] + 1]++;
+  for (let c = 0; c < communities; c++) start[c + 1] += start[c];
+  const members = new Uint32Array(n);
+  const at = start.slice(0, communities);
+  for (let i = 0; i < n; i++) members[at[community[i]]++] = i;
+  return { neurons: n, freq, community, communities, members, start, edges: a.length, pairs: pc };
 }
 
 /**
  * colink's order of the neurons not in `exclude` (pinned in DRAM, placed after
- * them): greedy linking over the pruned edges (intra-community edges first), then
- * the paths grouped by community, communities by total activation count (hot first),
- * paths inside a community by their hottest neuron. Excluded ids follow in
- * frequency order, so they never sit inside a read's gap.
+ * them): inside each Louvain community, the paper's greedy over all pairs of its
+ * members (by sampled co-activation count, descending); then across communities,
+ * the same greedy over the path ends left (finishOrder), and the paths laid out
+ * grouped by community. All pairs inside communities are a small share of all
+ * pairs (at 7B ~0.5M of 60.6M), so this costs tens of milliseconds where the
+ * all-pairs greedy costs most of a second, and it placed better on every 7B layer
+ * measured (docs/benchmarks.md#placer).
  */
 export function colinkOrder(g: ColinkGraph, exclude?: Uint8Array): Uint32Array {
-  const n = g.neurons;
-  const linker = new PathLinker(n);
-  for (let e = 0; e < g.ea.length; e++) {
-    const i = g.ea[e];
-    const j = g.eb[e];
-    if (exclude && (exclude[i] || exclude[j])) continue;
-    linker.tryLink(i, j);
+  const linker = new PathLinker(g.neurons);
+  const buf = new Uint32Array(g.neurons);
+  for (let c = 0; c < g.communities; c++) {
+    let m = 0;
+    for (let x = g.start[c]; x < g.start[c + 1]; x++) if (!exclude?.[g.members[x]]) buf[m++] = g.members[x];
+    if (m > 1) linkByCountDesc(linker, g.pairs, buf.subarray(0, m));
   }
   return finishOrder(g, linker, exclude);
 }
