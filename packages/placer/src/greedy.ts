@@ -6,8 +6,10 @@
  * greedy on the counted tokens (same tie order: lower first id, then lower second),
  * while only one chunk of pairs is ever held (the all-pairs sort holds every
  * positive pair: 240 MB per 7B layer; a chunk of 256 x N pairs is 11 MB and needs
- * 2-3 passes over the ends' pairs at 7B). colink runs it on its token sample, whose
- * full pair triangle it has already counted, as one more candidate order.
+ * 2-3 passes over the ends' pairs at 7B). Not used by the methods any more: colink's
+ * greedy inside and across Louvain communities placed better at a tenth of the cost
+ * (docs/placement.md). The benches (orders.js, breakdown.js) keep it as the reference
+ * "paper's greedy on colink's sample".
  */
 import type { PairCounts } from "./cooccur.js";
 import { PathLinker } from "./link.js";
