@@ -9,11 +9,11 @@
  * colink total is placeLayer's (its order and choose phases), measured apart.
  */
 import { budgetForFraction, resolveDeviceProfile } from "@colink/core";
-import { activationCounts, autoPairTokens, countPairs, releasePairs, sampleTokens, topKEdges } from "../cooccur.js";
+import { autoPairTokens, countPairs, releasePairs, sampleTokens, topKEdges } from "../cooccur.js";
 import { sampleGreedyOrder } from "../greedy.js";
 import { placeLayer } from "../layer.js";
 import { PathLinker } from "../link.js";
-import { buildColinkGraph, identityLayerOrder, linkByCountDesc } from "../methods.js";
+import { buildColinkGraph, colinkOrder, identityLayerOrder, linkByCountDesc } from "../methods.js";
 import { openTraceSet, readSplit } from "../traces.js";
 
 function arg(name: string, dflt: string): string {
@@ -52,7 +52,6 @@ async function main(): Promise<void> {
 
   const T = autoPairTokens(data);
   const rows = sampleTokens(data.tokens, T);
-  const freq = activationCounts(data);
   const sampleFreq = new Uint32Array(n);
   for (const r of rows) for (let p = data.offsets[r]; p < data.offsets[r + 1]; p++) sampleFreq[data.ids[p]]++;
   lap();
@@ -67,13 +66,14 @@ async function main(): Promise<void> {
   const g = buildColinkGraph(data, {});
   const graph = lap();
   line("colink: graphology graph + Louvain + edge sort", graph - count - topk);
+  colinkOrder(g);
+  line("colink: greedy inside + across communities", lap());
   sampleGreedyOrder(g);
-  line("colink: sampled all-pairs greedy (one mask)", lap());
+  line("(reference: all-pairs greedy on the same sample)", lap());
   releasePairs(g.pairs);
-  void freq;
   const r = placeLayer({ layer, method: "colink", data, budget: budgetForFraction(fraction, n), device, bundleBytes, colink: {} });
   lap();
-  line("colink placeLayer: order (graph, linked order)", r.orderMs / 1000);
+  line("colink placeLayer: order (graph, cache candidates' orders)", r.orderMs / 1000);
   line("colink placeLayer: choose (families + fit replays)", r.chooseMs / 1000);
   process.stdout.write(`colink chose ${r.choice}\n`);
 }
