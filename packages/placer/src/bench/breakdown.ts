@@ -65,7 +65,7 @@ async function main(): Promise<void> {
   lap();
   const g = buildColinkGraph(data, {});
   const graph = lap();
-  line("colink: graphology graph + Louvain + edge sort", graph - count - topk);
+  line("colink: graphology graph + Louvain + community lists", graph - count - topk);
   colinkOrder(g);
   line("colink: greedy inside + across communities", lap());
   sampleGreedyOrder(g);
