@@ -15,11 +15,7 @@ import { placeLayer } from "../layer.js";
 import { PathLinker } from "../link.js";
 import { buildColinkGraph, colinkOrder, identityLayerOrder, linkByCountDesc } from "../methods.js";
 import { openTraceSet, readSplit } from "../traces.js";
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
+import { arg } from "./args.js";
 
 async function main(): Promise<void> {
   const set = await openTraceSet([arg("traces", "out/bench-llama2-7b.arrow")]);

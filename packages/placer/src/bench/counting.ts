@@ -6,12 +6,8 @@
  *   node packages/placer/dist/bench/counting.js --traces out/bench-llama2-7b.arrow --layer 16 --tokens 1024,2048
  */
 import { openTraceSet, readSplit } from "../traces.js";
+import { arg } from "./args.js";
 import { countPairs, countPairsPopcount, sampleTokens } from "../cooccur.js";
-
-function arg(name: string, dflt: string): string {
-  const i = process.argv.indexOf(`--${name}`);
-  return i >= 0 && i + 1 < process.argv.length ? process.argv[i + 1] : dflt;
-}
 
 async function main(): Promise<void> {
   const set = await openTraceSet([arg("traces", "out/bench-llama2-7b.arrow")]);
