@@ -123,8 +123,6 @@ export interface ColinkGraph {
   /** Members of community c: members[start[c] .. start[c + 1]), ascending ids. */
   members: Uint32Array;
   start: Int32Array;
-  /** Pruned graph edges (Louvain's input), for inspection. */
-  edges: number;
   /** Pair counts on the token sample: the greedy's P inside and across communities. */
   pairs: PairCounts;
 }
@@ -172,7 +170,7 @@ export function buildColinkGraph(data: LayerTokens, opts: ColinkOptions = {}): C
   const members = new Uint32Array(n);
   const at = start.slice(0, communities);
   for (let i = 0; i < n; i++) members[at[community[i]]++] = i;
-  return { neurons: n, freq, community, communities, members, start, edges: a.length, pairs: pc };
+  return { neurons: n, freq, community, communities, members, start, pairs: pc };
 }
 
 /**
