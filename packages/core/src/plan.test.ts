@@ -139,6 +139,44 @@ describe("LayerPlanner with a cache", () => {
   });
 });
 
+describe("gap bundles", () => {
+  // every slot a read covers that holds neither a requested id nor a cached one, by brute force
+  function bruteGapSlots(r: ReturnType<LayerPlanner["step"]>, idAt: Uint32Array, requested: Set<number>, cached: (id: number) => boolean): number {
+    let gap = 0;
+    for (let i = 0; i < r.reads; i++)
+      for (let s = r.readStart[i]; s < r.readStart[i] + r.readSlots[i]; s++) if (!requested.has(idAt[s]) && !cached(idAt[s])) gap++;
+    return gap;
+  }
+
+  it("are counted alike with no cache, pinned only, and recency (walked), over random streams", () => {
+    const n = 300;
+    let seed = 11;
+    const next = (m: number): number => {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      return seed % m;
+    };
+    const order = Array.from({ length: n }, (_, i) => i);
+    for (let i = n - 1; i > 0; i--) {
+      const j = next(i + 1);
+      [order[i], order[j]] = [order[j], order[i]];
+    }
+    const layout = layoutFromOrder(order, 1024);
+    const pinned = Array.from({ length: 40 }, (_, i) => order[(i * 7) % n]);
+    const specs = [null, { pinned, lru: 0, gapfill: false }, { pinned: pinned.slice(0, 20), lru: 30, gapfill: false }];
+    for (const spec of specs) {
+      const cache = spec ? new LayerCache(n, spec) : null;
+      const p = new LayerPlanner(layout, dev, cache);
+      for (let t = 0; t < 200; t++) {
+        const ids = Uint16Array.from({ length: 1 + next(60) }, () => next(n));
+        const before = new Set<number>();
+        for (let id = 0; id < n; id++) if (cache?.has(id)) before.add(id);
+        const r = p.step(ids);
+        expect(r.gapSlots).toBe(bruteGapSlots(r, layout.idAt, new Set(ids), (id) => before.has(id)));
+      }
+    }
+  });
+});
+
 describe("cache budgets", () => {
   it("floor(F x N)", () => {
     expect(budgetForFraction(0.1, 11008)).toBe(1100);

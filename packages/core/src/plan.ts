@@ -86,6 +86,9 @@ export class LayerPlanner {
   private readonly seen: Uint32Array; // generation stamps for de-duplication
   private gen = 0;
   private readonly missBits: Uint32Array; // bitset over slots
+  // pinnedBefore[s]: pinned bundles in slots [0, s). Pinned ids never change, so
+  // without a recency part a read's gap bundles are counted from this, not walked.
+  private readonly pinnedBefore: Int32Array | null;
   private readonly result: StepResult;
 
   constructor(layout: LayerLayout, device: DeviceProfile, cache: LayerCache | null = null) {
@@ -99,6 +102,12 @@ export class LayerPlanner {
     const n = layout.neurons;
     this.seen = new Uint32Array(n);
     this.missBits = new Uint32Array((n + 31) >>> 5);
+    this.pinnedBefore = null;
+    if (cache && cache.lruCapacity === 0 && cache.pinnedCount > 0) {
+      const before = new Int32Array(n + 1);
+      for (let s = 0; s < n; s++) before[s + 1] = before[s] + cache.pinned[layout.idAt[s]];
+      this.pinnedBefore = before;
+    }
     this.result = {
       unique: 0,
       hits: 0,
@@ -133,10 +142,17 @@ export class LayerPlanner {
       this.gen = 1;
     }
     const gen = this.gen;
-    for (let i = 0; i < ids.length; i++) {
-      const id = ids[i];
-      if (!(id >= 0 && id < neurons && Number.isInteger(id)))
-        fail("BAD_ARGUMENT", `neuron id ${id} is out of range: layer has ${neurons} neurons`);
+    if (ids instanceof Uint16Array || ids instanceof Uint32Array) {
+      // unsigned integers already: only the upper bound can fail
+      let max = 0;
+      for (let i = 0; i < ids.length; i++) if (ids[i] > max) max = ids[i];
+      if (ids.length > 0 && max >= neurons) fail("BAD_ARGUMENT", `neuron id ${max} is out of range: layer has ${neurons} neurons`);
+    } else {
+      for (let i = 0; i < ids.length; i++) {
+        const id = ids[i];
+        if (!(id >= 0 && id < neurons && Number.isInteger(id)))
+          fail("BAD_ARGUMENT", `neuron id ${id} is out of range: layer has ${neurons} neurons`);
+      }
     }
     let unique = 0;
     let hits = 0;
@@ -225,11 +241,19 @@ export class LayerPlanner {
       }
       if (cache.gapfill) gapRoom = Math.max(0, cache.lruCapacity - activeLru);
     }
+    // Without a recency part nothing is admitted, so the gap bundles are only counted:
+    // every slot read is a miss, a pinned bundle, or a gap bundle.
+    const missIds = r.missIds;
+    const scanGaps = cache !== null && cache.lruCapacity > 0;
+    if (!scanGaps) {
+      gapSlots = slotsRead - misses;
+      const before = this.pinnedBefore;
+      if (before) for (let i = 0; i < reads; i++) gapSlots -= before[r.readStart[i] + r.readSlots[i]] - before[r.readStart[i]];
+    }
     // Every read starts and ends at a miss slot, and missIds are in slot order, so only
     // the slots strictly between consecutive misses of a read can be gap bundles:
     // scanning just those (not the miss slots) is the same walk, a third as long.
-    const missIds = r.missIds;
-    for (let i = 0, m = 0; i < reads; i++) {
+    for (let i = 0, m = 0; scanGaps && i < reads; i++) {
       const end = r.readStart[i] + r.readSlots[i];
       let prev = slotOf[missIds[m++]]; // = readStart[i]
       while (m < misses) {
