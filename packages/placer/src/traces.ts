@@ -4,7 +4,7 @@
  * layer can be handed to a worker thread on its own).
  */
 import * as path from "node:path";
-import { ColinkError, fail, readJsonFile, TraceReader, type TraceMeta } from "@colink/core";
+import { ColinkError, fail, readJsonFile, type TraceChunk, TraceReader, type TraceMeta } from "@colink/core";
 import type { LayerTokens } from "./cooccur.js";
 
 export interface TraceSet {
@@ -67,62 +67,59 @@ export async function bundleBytesFromModel(dir: string): Promise<number> {
 
 /**
  * Every layer's tokens of one split (0 = fit, 1 = held-out), in file order, files
- * concatenated. Memory: the split's ids once (uint16 or uint32), plus one layer's
- * worth while concatenating.
+ * concatenated. Two passes over the files: the first counts each layer's rows and
+ * ids of the split, the second copies them into arrays of exactly that size, so
+ * peak memory is the split's ids once (uint16 or uint32; a copy per chunk followed
+ * by a concatenation held them twice, and the freed copies stayed in the process's
+ * resident set).
  */
 export async function readSplit(set: TraceSet, split: number): Promise<LayerTokens[]> {
   const { layers, neurons } = set;
-  const parts: { offsets: Int32Array; ids: Uint16Array | Uint32Array }[][] = Array.from({ length: layers }, () => []);
+  const rows = new Float64Array(layers);
+  const total = new Float64Array(layers);
+  await forEachChunk(set, (c) => {
+    for (let t = 0; t < c.seq.length; t++)
+      if (c.split[t] === split) {
+        rows[c.layer]++;
+        total[c.layer] += c.offsets[t + 1] - c.offsets[t];
+      }
+  });
+  if (rows[0] === 0)
+    fail("BAD_ARGUMENT", `${set.files.join(", ")}: no ${split === 0 ? "fit" : "held-out"} tokens (split ${split}) in the traces`);
+  const out: LayerTokens[] = Array.from({ length: layers }, (_, l) => ({
+    neurons,
+    tokens: rows[l],
+    offsets: new Int32Array(rows[l] + 1),
+    ids: neurons <= 65536 ? new Uint16Array(total[l]) : new Uint32Array(total[l]),
+  }));
+  const row = new Float64Array(layers);
+  await forEachChunk(set, (c) => {
+    const d = out[c.layer];
+    let r = row[c.layer];
+    let at = d.offsets[r];
+    for (let t = 0; t < c.seq.length; t++) {
+      if (c.split[t] !== split) continue;
+      const a = c.offsets[t];
+      const b = c.offsets[t + 1];
+      // a file that changed between the passes must not write out of bounds
+      if (r >= d.tokens || at + (b - a) > d.ids.length) fail("BAD_FORMAT", `${set.files.join(", ")}: traces changed while being read`);
+      d.ids.set(c.ids.subarray(a, b), at);
+      at += b - a;
+      d.offsets[++r] = at;
+    }
+    row[c.layer] = r;
+  });
+  for (let l = 0; l < layers; l++) if (row[l] !== rows[l]) fail("BAD_FORMAT", `${set.files.join(", ")}: traces changed while being read`);
+  return out;
+}
+
+async function forEachChunk(set: TraceSet, visit: (c: TraceChunk) => void): Promise<void> {
   for (const file of set.files) {
     const reader = await TraceReader.open(file);
     try {
-      for await (const c of reader.chunks()) {
-        const n = c.seq.length;
-        let rows = 0;
-        let total = 0;
-        for (let t = 0; t < n; t++)
-          if (c.split[t] === split) {
-            rows++;
-            total += c.offsets[t + 1] - c.offsets[t];
-          }
-        if (rows === 0) continue;
-        const offsets = new Int32Array(rows + 1);
-        const ids = neurons <= 65536 ? new Uint16Array(total) : new Uint32Array(total);
-        let r = 0;
-        let at = 0;
-        for (let t = 0; t < n; t++) {
-          if (c.split[t] !== split) continue;
-          const a = c.offsets[t];
-          const b = c.offsets[t + 1];
-          ids.set(c.ids.subarray(a, b), at);
-          at += b - a;
-          offsets[++r] = at;
-        }
-        parts[c.layer].push({ offsets, ids });
-      }
+      for await (const c of reader.chunks()) visit(c);
     } finally {
       await reader.close();
     }
   }
-  return parts.map((ps, l) => {
-    let tokens = 0;
-    let total = 0;
-    for (const p of ps) {
-      tokens += p.offsets.length - 1;
-      total += p.ids.length;
-    }
-    const offsets = new Int32Array(tokens + 1);
-    const ids = neurons <= 65536 ? new Uint16Array(total) : new Uint32Array(total);
-    let t = 0;
-    let at = 0;
-    for (const p of ps) {
-      ids.set(p.ids, at);
-      for (let i = 1; i < p.offsets.length; i++) offsets[++t] = at + p.offsets[i];
-      at += p.ids.length;
-    }
-    ps.length = 0;
-    if (tokens === 0 && l === 0)
-      fail("BAD_ARGUMENT", `${set.files.join(", ")}: no ${split === 0 ? "fit" : "held-out"} tokens (split ${split}) in the traces`);
-    return { neurons, tokens, offsets, ids };
-  });
 }
