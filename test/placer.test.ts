@@ -62,6 +62,10 @@ describe("colink place / evaluate", () => {
       if (policy === "none") expect(r.hit_rate.mean).toBe(0);
       else expect(r.hit_rate.mean).toBeGreaterThan(0);
     }
+    // the declared cache only binds the declared policy: the same placement runs with no cache
+    const none = colink(["evaluate", "-p", out, "-t", traceA, "--policy", "none", "--cache-fraction", "0", "--json"]);
+    expect(none.status, none.stderr).toBe(0);
+    expect(JSON.parse(none.stdout).hit_rate.mean).toBe(0);
   });
 
   it("bad input: one clear line, exit 1", () => {

@@ -53,8 +53,9 @@ export async function evaluatePlacement(opts: EvaluateOptions): Promise<Evaluate
   const F = opts.cacheFraction ?? (typeof params.cacheFraction === "number" ? params.cacheFraction : 0);
   if (!(F >= 0 && F < 1)) fail("BAD_ARGUMENT", `--cache-fraction must be in [0, 1), got ${F}`);
   const budget = budgetForFraction(F, set.neurons);
-  // a declared cache larger than the budget is a bad placement, not something to trim silently
-  await readPlacement(opts.placement, shape, budget);
+  // a declared cache larger than the budget is a bad placement, not something to trim
+  // silently; other policies ignore the declared cache, so any placement runs under them
+  if (policy === "declared") await readPlacement(opts.placement, shape, budget);
   const bundleBytes =
     opts.bundleBytes ?? (typeof params.bundleBytes === "number" ? params.bundleBytes : bundleBytesFromMeta(set.meta).bytes);
   if (!(Number.isInteger(bundleBytes) && bundleBytes > 0)) fail("BAD_ARGUMENT", `--bundle-bytes must be an integer > 0, got ${bundleBytes}`);
@@ -68,7 +69,8 @@ export async function evaluatePlacement(opts: EvaluateOptions): Promise<Evaluate
   const split = opts.split ?? "heldout";
   const want = split === "heldout" ? 1 : split === "fit" ? 0 : undefined;
   const summary = await simulateTraceFiles(set.files, layers, device, bundleBytes, want);
-  if (summary.tokens === 0) fail("BAD_ARGUMENT", `${opts.traces.join(", ")}: no ${split} tokens to evaluate on`);
+  if (summary.tokens === 0)
+    fail("BAD_ARGUMENT", `${opts.traces.join(", ")}: no ${split === "heldout" ? "held-out" : split} tokens to evaluate on (--split)`);
   return {
     placement: opts.placement,
     method: raw.method,
