@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+/**
+ * Runs the benchmark suites whose results are in docs/benchmarks.md, command by
+ * command, exactly as the doc lists them (benchmarks never run as tests):
+ *
+ *   npm run bench -- --list              suites and their commands
+ *   npm run bench -- placer-traces placer placer-speed
+ *   npm run bench -- loader --dry-run    print the commands only
+ *
+ * Each command's output goes to the terminal and to bench-out/<suite>/<n>.log
+ * (ignored by git). Suites build nothing: run `npx tsc -b` first (npm ci does).
+ * A failing command stops the run with its exit code.
+ */
+import { spawn } from "node:child_process";
+import { createWriteStream, mkdirSync } from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const place = "node packages/placer/dist/bench/placement.js";
+const W = "out/bench-placer";
+const T7 = "out/bench-llama2-7b.arrow";
+const timed = (method, F) =>
+  `/usr/bin/time -f "${method} F=${F}: %e s wall, %U s user, %M KB peak RSS" node packages/cli/bin/colink.js place -t ${T7} -m ${method} --bundle-bytes 24576 --cache-fraction ${F} -o out/bench-speed-${method}-${F}.json --quiet`;
+
+/** suite → commands (shell), in order; the doc section each one feeds. */
+const SUITES = {
+  "placer-traces": [
+    `npx colink trace synth --shape llama2-7b --tokens 12800 --seed 1 --out ${T7}`,
+    "npx colink trace synth --shape llama2-7b --tokens 10240 --seed 2 --reuse 0.95 --background 0.2 --p-in 0.9 --out out/bench-reuse.arrow",
+    "npx colink trace synth --shape 11008x4 --tokens 8192 --seed 3 --density-lo 0.02 --density-hi 0.03 --reuse 0.9 --p-in 0.9 --background 0.3 --out out/bench-reuse-low.arrow",
+    "npx colink trace synth --shape opt-6.7b --tokens 10240 --seed 4 --out out/bench-opt.arrow",
+    "npx colink profile --model data/models/tiny-relu-llama --corpus data/corpus/fortunes-sample.txt --out out/real.arrow",
+  ],
+  placer: [
+    `${place} --traces ${T7} --label llama2-7b --bundle-bytes 24576,6912 --fractions 0,0.05,0.1,0.2 --work ${W} --json ${W}/llama2-7b.json`,
+    `${place} --traces out/bench-reuse.arrow --label reuse --bundle-bytes 24576,6912 --fractions 0,0.1 --work ${W} --json ${W}/reuse.json`,
+    `${place} --traces out/bench-reuse-low.arrow --label reuse-low --bundle-bytes 24576,6912 --fractions 0,0.1 --work ${W} --json ${W}/reuse-low.json`,
+    `${place} --traces out/bench-opt.arrow --label opt-6.7b --bundle-bytes 16386 --fractions 0,0.1 --work ${W} --json ${W}/opt.json`,
+    `${place} --traces out/real.arrow --label real --bundle-bytes 24576,6912,1152 --fractions 0,0.05,0.1,0.2 --work ${W} --json ${W}/real.json`,
+  ],
+  // back to back, alternating the two methods twice so that drift in machine speed hits both
+  "placer-speed": [timed("neuralink", 0.1), timed("colink", 0.1), timed("neuralink", 0.1), timed("colink", 0.1), timed("neuralink", 0), timed("colink", 0), timed("neuralink", 0), timed("colink", 0)],
+  "placer-steps": [
+    `node packages/placer/dist/bench/breakdown.js --traces ${T7} --layer 16 --bundle-bytes 24576 --fraction 0.1`,
+    `node packages/placer/dist/bench/breakdown.js --traces ${T7} --layer 16 --bundle-bytes 24576 --fraction 0`,
+    `node packages/placer/dist/bench/orders.js --traces ${T7} --layer 16 --bundle-bytes 24576 --placement ${W}/llama2-7b-neuralink-b24576-f0.json --pair-tokens 256,512,1024,2048,4096`,
+    `node packages/placer/dist/bench/counting.js --traces ${T7} --layer 16 --tokens 1024,2048`,
+  ],
+  "placer-headroom": [
+    `node packages/placer/dist/bench/headroom.js --traces ${T7} --placement ${W}/llama2-7b-neuralink-b24576-f0.json --bundle-bytes 24576,6912 --fraction 0.1`,
+    `node packages/placer/dist/bench/headroom.js --traces out/bench-reuse.arrow --placement ${W}/reuse-neuralink-b24576-f0.json --bundle-bytes 24576 --fraction 0.1`,
+    `node packages/placer/dist/bench/headroom.js --traces out/real.arrow --placement ${W}/real-neuralink-b24576-f0.json --bundle-bytes 24576,6912,1152 --fraction 0.1`,
+  ],
+  loader: ["node packages/loader/dist/bench/plan.js", "node packages/loader/dist/bench/io.js --tokens 200"],
+};
+
+const args = process.argv.slice(2);
+const dry = args.includes("--dry-run");
+const names = args.filter((a) => !a.startsWith("--"));
+if (args.includes("--list") || names.length === 0) {
+  for (const [name, cmds] of Object.entries(SUITES)) {
+    process.stdout.write(`${name}\n`);
+    for (const c of cmds) process.stdout.write(`  ${c}\n`);
+  }
+  if (names.length === 0 && !args.includes("--list")) process.stdout.write("\nusage: npm run bench -- <suite> [<suite> ...] [--dry-run]\n");
+  process.exit(0);
+}
+for (const n of names)
+  if (!SUITES[n]) {
+    process.stderr.write(`bench: unknown suite "${n}": expected ${Object.keys(SUITES).join(", ")}\n`);
+    process.exit(1);
+  }
+
+function run(cmd, log) {
+  return new Promise((resolve) => {
+    const out = createWriteStream(log);
+    out.write(`$ ${cmd}\n`);
+    const child = spawn("bash", ["-c", cmd], { cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    for (const s of [child.stdout, child.stderr]) {
+      s.on("data", (d) => {
+        process.stdout.write(d);
+        out.write(d);
+      });
+    }
+    child.on("close", (code) => out.end(() => resolve(code ?? 1)));
+  });
+}
+
+for (const name of names) {
+  const dir = path.join(root, "bench-out", name);
+  if (!dry) mkdirSync(dir, { recursive: true });
+  for (const [i, cmd] of SUITES[name].entries()) {
+    process.stdout.write(`\n[${name} ${i + 1}/${SUITES[name].length}] ${new Date().toISOString()} $ ${cmd}\n`);
+    if (dry) continue;
+    const code = await run(cmd, path.join(dir, `${i + 1}.log`));
+    if (code !== 0) {
+      process.stderr.write(`bench: ${name} command ${i + 1} failed (exit ${code})\n`);
+      process.exit(code);
+    }
+  }
+}
