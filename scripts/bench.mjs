@@ -23,8 +23,17 @@ const T7 = "out/bench-llama2-7b.arrow";
 const timed = (method, F) =>
   `/usr/bin/time -f "${method} F=${F}: %e s wall, %U s user, %M KB peak RSS" node packages/cli/bin/colink.js place -t ${T7} -m ${method} --bundle-bytes 24576 --cache-fraction ${F} -o out/bench-speed-${method}-${F}.json --quiet`;
 
-/** suite → commands (shell), in order; the doc section each one feeds. */
+/** suite → commands (shell), in order, by the doc section they feed. */
 const SUITES = {
+  profiler: [
+    "node packages/profiler/dist/bench/kernel.js",
+    "/usr/bin/time -v node packages/profiler/dist/bench/profile.js --tokens 16384",
+    "python3 scripts/make_tiny_models.py out/models --medium",
+    "/usr/bin/time -v npx colink profile --model out/models/llama-medium-f16 --corpus data/corpus/fortunes-sample.txt --out out/prof/med.arrow --max-tokens 4096",
+    "python3 scripts/numpy_forward.py out/models/llama-medium-f16 --bench 2048",
+    "OPENBLAS_NUM_THREADS=1 python3 scripts/numpy_forward.py out/models/llama-medium-f16 --bench 2048",
+  ],
+  packer: ["node packages/packer/dist/bench/pack7b.js --reps 3"],
   "placer-traces": [
     `npx colink trace synth --shape llama2-7b --tokens 12800 --seed 1 --out ${T7}`,
     "npx colink trace synth --shape llama2-7b --tokens 10240 --seed 2 --reuse 0.95 --background 0.2 --p-in 0.9 --out out/bench-reuse.arrow",
@@ -53,6 +62,21 @@ const SUITES = {
     `node packages/placer/dist/bench/headroom.js --traces out/real.arrow --placement ${W}/real-neuralink-b24576-f0.json --bundle-bytes 24576,6912,1152 --fraction 0.1`,
   ],
   loader: ["node packages/loader/dist/bench/plan.js", "node packages/loader/dist/bench/io.js --tokens 200"],
+  "loader-replay": [
+    "npx colink profile --model data/models/tiny-relu-llama --corpus data/corpus/fortunes-sample.txt --out out/loader/real.arrow",
+    ...["identity", "colink"].flatMap((m) => [
+      `npx colink place -t out/loader/real.arrow -m ${m} --cache-fraction 0.1 --bundle-bytes 1152 -o out/loader/p-${m}.json`,
+      `npx colink pack -m data/models/tiny-relu-llama -p out/loader/p-${m}.json -o out/loader/${m}.colink --dtype f16`,
+    ]),
+    "npx colink replay --image out/loader/identity.colink --image out/loader/colink.colink --traces out/loader/real.arrow --cache-mib 0.334",
+    "node packages/loader/dist/bench/policies.js --traces out/loader/real.arrow --placement out/loader/p-colink.json --bundle 1152 --max-tokens 10000",
+    "npx colink trace synth --shape 11008x2 --tokens 4096 --seed 1 --out out/loader/s7b.arrow",
+    ...["colink", "identity"].flatMap((m) => [
+      `npx colink place -t out/loader/s7b.arrow -m ${m} --cache-fraction 0.1 --bundle-bytes 24576 -o out/loader/s-${m}.json`,
+      `node packages/loader/dist/bench/policies.js --traces out/loader/s7b.arrow --placement out/loader/s-${m}.json --bundle 24576 --max-tokens 300`,
+    ]),
+  ],
+  pipeline: ["rm -rf out/demo && /usr/bin/time -v npm run demo", "/usr/bin/time -v npm run demo"],
 };
 
 const args = process.argv.slice(2);
