@@ -61,6 +61,18 @@ const SUITES = {
     `node packages/placer/dist/bench/headroom.js --traces out/bench-reuse.arrow --placement ${W}/reuse-neuralink-b24576-f0.json --bundle-bytes 24576 --fraction 0.1`,
     `node packages/placer/dist/bench/headroom.js --traces out/real.arrow --placement ${W}/real-neuralink-b24576-f0.json --bundle-bytes 24576,6912,1152 --fraction 0.1`,
   ],
+  // which generator settings make recency beat pinning (2 layers x 11008, neuralink's order)
+  "placer-reuse-settings": Object.entries({
+    defaults: "",
+    r95: "--reuse 0.95 --background 0.2",
+    r95p9: "--reuse 0.95 --background 0.2 --p-in 0.9",
+    r98p9: "--reuse 0.98 --background 0.1 --p-in 0.9",
+    r95d: "--reuse 0.95 --background 0.2 --density-lo 0.03 --density-hi 0.05",
+  }).flatMap(([name, flags]) => [
+    `mkdir -p out/bench-reuse-settings && npx colink trace synth --shape 11008x2 --tokens 5120 --seed 2 ${flags} --out out/bench-reuse-settings/${name}.arrow --quiet`,
+    `npx colink place -t out/bench-reuse-settings/${name}.arrow -m neuralink --bundle-bytes 24576 --threads 1 -o out/bench-reuse-settings/${name}-nl.json --quiet`,
+    `node packages/placer/dist/bench/headroom.js --traces out/bench-reuse-settings/${name}.arrow --placement out/bench-reuse-settings/${name}-nl.json --bundle-bytes 24576 --fraction 0.1`,
+  ]),
   loader: ["node packages/loader/dist/bench/plan.js", "node packages/loader/dist/bench/io.js --tokens 200"],
   "loader-replay": [
     "npx colink profile --model data/models/tiny-relu-llama --corpus data/corpus/fortunes-sample.txt --out out/loader/real.arrow",

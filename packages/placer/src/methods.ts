@@ -180,7 +180,7 @@ export function buildColinkGraph(data: LayerTokens, opts: ColinkOptions = {}): C
  * the same greedy over the path ends left (finishOrder), and the paths laid out
  * grouped by community. All pairs inside communities are a small share of all
  * pairs (at 7B ~0.5M of 60.6M), so this costs tens of milliseconds where the
- * all-pairs greedy costs most of a second, and it placed better on every 7B layer
+ * all-pairs greedy costs most of a second, and it placed better on the 7B layer
  * measured (docs/benchmarks.md#placer).
  */
 export function colinkOrder(g: ColinkGraph, exclude?: Uint8Array): Uint32Array {

@@ -5,7 +5,7 @@
  * (e.g. neuralink's) for reference. Run by hand, never in tests:
  *
  *   node packages/placer/dist/bench/orders.js --traces out/bench-llama2-7b.arrow --layer 16 \
- *     --bundle-bytes 24576 [--placement out/bench-placer3/llama2-7b-neuralink-b24576-f0.json]
+ *     --bundle-bytes 24576 [--placement out/bench-placer/llama2-7b-neuralink-b24576-f0.json]
  *     [--pair-tokens 512,1024,2048]   (colink's linked order from pair counts of that many tokens)
  */
 import { NO_CACHE, readPlacement, resolveDeviceProfile } from "@colink/core";
