@@ -75,6 +75,9 @@ describe("pinning what recency misses", () => {
     expect(pin("pin50%+lru+gapfill")).toEqual([0]);
     expect(pin("pinmiss50%+lru")).toEqual([1]);
     expect(pin("pinmiss50%+lru+gapfill")).toEqual([1]);
+    // the whole budget by misses at horizon 1: the scattered neuron first, then the burst one
+    expect(pin("pinmiss")).toEqual([1, 0]);
+    expect(cands.find((c) => c.name === "pinmiss")?.cache.lru).toBe(0);
     for (const c of cands) expect(cacheSize(c.cache)).toBe(2);
   });
 });

@@ -116,10 +116,14 @@ export function recencyMissesAt(data: LayerTokens, horizons: number[]): Float64A
  * - `lru+gapfill`;
  * - `pinP%+lru+gapfill`, P = 25/50/75: the hottest P% pinned, the rest by recency;
  * - when the fit tokens `data` are given, `pinmissP%+lru` and `pinmissP%+lru+gapfill`,
- *   P = 10/15/25/50/75: the P% with the most recency misses at the recency part's
+ *   P = 10/15/25/50/75/90: the P% with the most recency misses at the recency part's
  *   horizon pinned (recencyMisses), the rest by recency. On traces with strong
  *   token-to-token reuse these beat both baselines where the hottest-pinned mixes
- *   do not (docs/benchmarks.md#placer).
+ *   do not (docs/benchmarks.md#placer);
+ * - and `pinmiss`, the whole budget pinned by recency misses at horizon 1: the ids
+ *   most often active when the previous token did not have them, a static cache
+ *   like `pin` that prefers neurons whose activations come alone (an isolated read
+ *   each) over those that fire in runs of tokens together with their neighbours.
  * Budget 0: no cache.
  */
 export function cacheCandidates(
@@ -150,9 +154,11 @@ export function cacheCandidates(
   if (!data || perToken === 0) return out;
   sizes.clear();
   const shares: Array<{ pct: number; size: number }> = [];
-  for (const pct of [10, 15, 25, 50, 75]) {
+  // (the grid reaches 90% and the whole budget because 75%, its former top, won on
+  // most layers of traces where pinning matters more than recency: docs/benchmarks.md)
+  for (const pct of [10, 15, 25, 50, 75, 90, 100]) {
     const size = share(pct);
-    if (size === 0 || size === budget || sizes.has(size)) continue;
+    if (size === 0 || sizes.has(size)) continue;
     sizes.add(size);
     shares.push({ pct, size });
   }
@@ -164,6 +170,10 @@ export function cacheCandidates(
     const lru = budget - size;
     const miss = hottest(misses[x], size);
     const order = orderFor(miss.mask);
+    if (lru === 0) {
+      out.push({ name: "pinmiss", order, cache: { pinned: miss.ids, lru: 0, gapfill: false }, pinSet: `miss${size}` });
+      continue;
+    }
     for (const gapfill of [false, true]) {
       const name = `pinmiss${pct}%+lru${gapfill ? "+gapfill" : ""}`;
       out.push({ name, order, cache: { pinned: miss.ids, lru, gapfill }, pinSet: `miss${size}` });
