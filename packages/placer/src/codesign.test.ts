@@ -1,6 +1,6 @@
 import { budgetForFraction, cacheSize, NO_CACHE } from "@colink/core";
 import { describe, expect, it } from "vitest";
-import { cacheCandidates, fitCostUs, recencyMisses } from "./codesign.js";
+import { cacheCandidates, fitCostUs, pinCostScores, recencyMisses } from "./codesign.js";
 import { placeLayer } from "./layer.js";
 import { METHODS } from "./methods.js";
 import { csr, dev } from "./testkit.js";
@@ -75,9 +75,19 @@ describe("pinning what recency misses", () => {
     expect(pin("pin50%+lru+gapfill")).toEqual([0]);
     expect(pin("pinmiss50%+lru")).toEqual([1]);
     expect(pin("pinmiss50%+lru+gapfill")).toEqual([1]);
-    // the whole budget by misses at horizon 1: the scattered neuron first, then the burst one
-    expect(pin("pinmiss")).toEqual([1, 0]);
-    expect(cands.find((c) => c.name === "pinmiss")?.cache.lru).toBe(0);
     for (const c of cands) expect(cacheSize(c.cache)).toBe(2);
+  });
+  it("pincost ranks by latency x run starts + transfer x activations", () => {
+    const freq = Array.from({ length: 4 }, () => 0);
+    for (const t of tokens) for (const id of t) freq[id]++;
+    freq[0] += 1;
+    // by hand, with RUN_GAP = 2: neuron 0 starts 2 runs (tokens 0 and 8; 4 idle tokens between);
+    // neuron 1 fires every other token, a 1-token gap that does not break its run, so 1 start
+    expect(Array.from(pinCostScores(data, freq, { latencyUs: 1, transferUs: 0 }))).toEqual([2, 1, 0, 0]);
+    expect(Array.from(pinCostScores(data, freq, { latencyUs: 60, transferUs: 6 }))).toEqual([60 * 2 + 6 * 9, 60 * 1 + 6 * 8, 0, 0]);
+    // with no latency it is frequency pinning
+    const plain = cacheCandidates(freq, 1, () => Uint32Array.from([0, 1, 2, 3]), data, { latencyUs: 0, transferUs: 1 });
+    expect(plain.find((c) => c.name === "pincost")?.cache).toEqual({ pinned: [0], lru: 0, gapfill: false });
+    expect(cacheCandidates(freq, 1, () => Uint32Array.from([0, 1, 2, 3]), data).some((c) => c.name === "pincost")).toBe(false);
   });
 });

@@ -120,10 +120,13 @@ export function recencyMissesAt(data: LayerTokens, horizons: number[]): Float64A
  *   horizon pinned (recencyMisses), the rest by recency. On traces with strong
  *   token-to-token reuse these beat both baselines where the hottest-pinned mixes
  *   do not (docs/benchmarks.md#placer);
- * - and `pinmiss`, the whole budget pinned by recency misses at horizon 1: the ids
- *   most often active when the previous token did not have them, a static cache
- *   like `pin` that prefers neurons whose activations come alone (an isolated read
- *   each) over those that fire in runs of tokens together with their neighbours.
+ * - when `io` (the device's request latency and one bundle's transfer time) is
+ *   also given, `pincost`: the whole budget pinned, static like `pin`, ranked by the
+ *   I/O time an id's activations would cost if every one transfers a bundle and
+ *   every one that starts a run (the id idle on the 2 tokens before) also pays a
+ *   request (pinCostScores). It prefers neurons that fire alone, a request each
+ *   time, to those that fire in runs with their co-activated neighbours and ride
+ *   inside their merged reads.
  * Budget 0: no cache.
  */
 export function cacheCandidates(
@@ -131,6 +134,7 @@ export function cacheCandidates(
   budget: number,
   orderFor: (pinned: Uint8Array | undefined) => Uint32Array,
   data?: LayerTokens,
+  io?: IoCost,
 ): Candidate[] {
   const plain = orderFor(undefined);
   if (budget <= 0) return [{ name: "none", order: plain, cache: { ...NO_CACHE, pinned: [] }, baseline: true }];
@@ -154,11 +158,11 @@ export function cacheCandidates(
   if (!data || perToken === 0) return out;
   sizes.clear();
   const shares: Array<{ pct: number; size: number }> = [];
-  // (the grid reaches 90% and the whole budget because 75%, its former top, won on
-  // most layers of traces where pinning matters more than recency: docs/benchmarks.md)
-  for (const pct of [10, 15, 25, 50, 75, 90, 100]) {
+  // (the grid reaches 90% because 75%, its former top, won on most layers of traces
+  // where pinning matters more than recency: docs/benchmarks.md)
+  for (const pct of [10, 15, 25, 50, 75, 90]) {
     const size = share(pct);
-    if (size === 0 || sizes.has(size)) continue;
+    if (size === 0 || size === budget || sizes.has(size)) continue;
     sizes.add(size);
     shares.push({ pct, size });
   }
@@ -170,16 +174,37 @@ export function cacheCandidates(
     const lru = budget - size;
     const miss = hottest(misses[x], size);
     const order = orderFor(miss.mask);
-    if (lru === 0) {
-      out.push({ name: "pinmiss", order, cache: { pinned: miss.ids, lru: 0, gapfill: false }, pinSet: `miss${size}` });
-      continue;
-    }
     for (const gapfill of [false, true]) {
       const name = `pinmiss${pct}%+lru${gapfill ? "+gapfill" : ""}`;
       out.push({ name, order, cache: { pinned: miss.ids, lru, gapfill }, pinSet: `miss${size}` });
     }
   }
+  if (io) {
+    const top = hottest(pinCostScores(data, freq, io), budget);
+    out.push({ name: "pincost", order: orderFor(top.mask), cache: { pinned: top.ids, lru: 0, gapfill: false }, pinSet: "cost" });
+  }
   return out;
+}
+
+/** What a read costs on the device: a request's latency and one bundle's transfer, microseconds. */
+export interface IoCost {
+  latencyUs: number;
+  transferUs: number;
+}
+
+/** Idle tokens that end a run of activations for `pinCostScores` (2, 3 and 4 scored alike: docs/benchmarks.md). */
+export const RUN_GAP = 2;
+
+/**
+ * Per id, the I/O microseconds its fit-token activations would cost unpinned, if each
+ * transfers one bundle and each that starts a run (no activation in the RUN_GAP
+ * tokens before) also pays a request: transfer x activations + latency x run starts.
+ */
+export function pinCostScores(data: LayerTokens, freq: ArrayLike<number>, io: IoCost): Float64Array {
+  const starts = recencyMisses(data, RUN_GAP);
+  const score = new Float64Array(data.neurons);
+  for (let i = 0; i < score.length; i++) score[i] = io.latencyUs * starts[i] + io.transferUs * freq[i];
+  return score;
 }
 
 /** An alternative order construction, made for a cache's pinned set (undefined: none). */

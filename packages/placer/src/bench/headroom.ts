@@ -9,10 +9,9 @@
  *     --bundle-bytes 24576,6912 --fraction 0.1 [--device ufs40] [--layers 0,8,16] [--json out/h.json]
  *
  * Per layer, on the held-out split, with the placement's order: no cache, `pin`
- * (the budget's most frequent ids by the placement's `freq`), `pinmiss` (the budget's
- * ids with the most fit-token activations the previous token did not have, as
- * colink's candidate of that name), `lru`, `lru+gapfill`, half pinned + lru +
- * gapfill, and the oracle. The non-oracle rows replay through
+ * (the budget's most frequent ids by the placement's `freq`), `pincost` (the budget's
+ * ids by pinCostScores on the fit tokens, as colink's candidate of that name), `lru`,
+ * `lru+gapfill`, half pinned + lru + gapfill, and the oracle. The non-oracle rows replay through
  * core's LayerCache + LayerPlanner exactly as `colink evaluate` does.
  *
  * The oracle is Belady's rule with bypass: after each token it keeps the B ids,
@@ -25,7 +24,7 @@
  * Synthetic traces (meta.source "synth"): the generator's true clusters are rebuilt
  * from the trace's seed with core's synthLayerStructure and laid out contiguously,
  * the pinned ids (hottest by `freq`) last, as colink places them: the "ideal order",
- * the best any order could learn. Rows `ideal pin`, `ideal pinmiss`, `ideal lru`, `ideal lru+gapfill`,
+ * the best any order could learn. Rows `ideal pin`, `ideal pincost`, `ideal lru`, `ideal lru+gapfill`,
  * `ideal pin50%+lru+gapfill` and `ideal oracle` replay it.
  */
 import { writeFileSync } from "node:fs";
@@ -42,7 +41,7 @@ import {
   synthLayerStructure,
   table,
 } from "@colink/core";
-import { fitCostUs, hottest, recencyMissesAt } from "../codesign.js";
+import { fitCostUs, hottest, pinCostScores } from "../codesign.js";
 import type { LayerTokens } from "../cooccur.js";
 import { openTraceSet, readSplit } from "../traces.js";
 
@@ -133,8 +132,8 @@ function oracleCost(
   return { us: us / Math.max(1, tokens), hit: requests > 0 ? hits / requests : 0 };
 }
 
-const BASE_ROWS = ["none", "pin", "pinmiss", "lru", "lru+gapfill", "pin50%+lru+gapfill", "oracle"] as const;
-const IDEAL_ROWS = ["ideal pin", "ideal pinmiss", "ideal lru", "ideal lru+gapfill", "ideal pin50%+lru+gapfill", "ideal oracle"] as const;
+const BASE_ROWS = ["none", "pin", "pincost", "lru", "lru+gapfill", "pin50%+lru+gapfill", "oracle"] as const;
+const IDEAL_ROWS = ["ideal pin", "ideal pincost", "ideal lru", "ideal lru+gapfill", "ideal pin50%+lru+gapfill", "ideal oracle"] as const;
 type RowName = (typeof BASE_ROWS)[number] | (typeof IDEAL_ROWS)[number];
 
 /** The true clusters contiguous (generator order), then `pinned` ids last. */
@@ -161,7 +160,7 @@ async function main(): Promise<void> {
     : Array.from({ length: set.layers }, (_, l) => l);
   const p = await readPlacement(placementFile, { layers: set.layers, neurons: set.neurons });
   const held = await readSplit(set, 1);
-  const fit = await readSplit(set, 0); // for the pinmiss set (recency misses are counted on fit tokens)
+  const fit = await readSplit(set, 0); // for the pincost set (run starts are counted on fit tokens)
   const n = set.neurons;
   const budget = budgetForFraction(fraction, n);
   // the generator's clusters depend only on (neurons, seed, layer), all in the meta
@@ -176,11 +175,12 @@ async function main(): Promise<void> {
       if (!pl.freq) throw new Error(`${placementFile}: layers[${l}] has no freq (needed for the pin set)`);
       const order = pl.order;
       const half = hottest(pl.freq, Math.floor(budget / 2));
-      const miss = hottest(recencyMissesAt(fit[l], [1])[0], budget);
+      const io = { latencyUs: device.latencyUs, transferUs: (bb * 1e6) / device.bandwidthBytesPerSec };
+      const costly = hottest(pinCostScores(fit[l], pl.freq, io), budget);
       const specs: Record<Exclude<(typeof BASE_ROWS)[number], "oracle">, CacheSpec> = {
         none: cacheSpecForPolicy("none", budget, { neurons: n }),
         pin: cacheSpecForPolicy("pin", budget, { neurons: n, freq: pl.freq }),
-        pinmiss: { pinned: miss.ids, lru: 0, gapfill: false },
+        pincost: { pinned: costly.ids, lru: 0, gapfill: false },
         lru: cacheSpecForPolicy("lru", budget, { neurons: n }),
         "lru+gapfill": { pinned: [], lru: budget, gapfill: true },
         "pin50%+lru+gapfill": { pinned: half.ids, lru: budget - half.ids.length, gapfill: true },
@@ -194,7 +194,7 @@ async function main(): Promise<void> {
         const cost = (ord: Uint32Array, spec: CacheSpec) => fitCostUs(d, ord, spec, device, bb) / Math.max(1, d.tokens) / 1000;
         const plain = idealOrder(members, []);
         ms["ideal pin"] = cost(idealOrder(members, specs.pin.pinned), specs.pin);
-        ms["ideal pinmiss"] = cost(idealOrder(members, miss.ids), specs.pinmiss);
+        ms["ideal pincost"] = cost(idealOrder(members, costly.ids), specs.pincost);
         ms["ideal lru"] = cost(plain, specs.lru);
         ms["ideal lru+gapfill"] = cost(plain, specs["lru+gapfill"]);
         ms["ideal pin50%+lru+gapfill"] = cost(idealOrder(members, half.ids), specs["pin50%+lru+gapfill"]);
@@ -208,7 +208,7 @@ async function main(): Promise<void> {
   const ratio = (ms: Record<RowName, number>) => Math.min(ms.pin, ms.lru) / ms.oracle;
   // the best a perfect order could do with a realizable cache, vs the baseline's better cache
   const idealGain = (ms: Record<RowName, number>) =>
-    Math.min(ms.pin, ms.lru) / Math.min(ms["ideal pin"], ms["ideal pinmiss"], ms["ideal lru"], ms["ideal lru+gapfill"], ms["ideal pin50%+lru+gapfill"]);
+    Math.min(ms.pin, ms.lru) / Math.min(ms["ideal pin"], ms["ideal pincost"], ms["ideal lru"], ms["ideal lru+gapfill"], ms["ideal pin50%+lru+gapfill"]);
   for (const bb of bundles) {
     const rs = results.filter((r) => r.bundleBytes === bb);
     const total = {} as Record<RowName, number>;

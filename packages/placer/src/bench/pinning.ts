@@ -1,0 +1,64 @@
+/**
+ * Static pin sets side by side (docs/benchmarks.md#placer, "What was tried"): for the
+ * same budget, the held-out I/O of colink's order relinked around each pinned set,
+ * the set ranked by activation count (`pin`), by run starts alone, and by
+ * `pinCostScores` (latency x run starts + transfer x activations) for run gaps of 1
+ * to 4 idle tokens. Run by hand, never in tests:
+ *
+ *   node packages/placer/dist/bench/pinning.js --traces out/bench-llama2-7b.arrow --layers 0,16,31 \
+ *     --bundle-bytes 6912 [--fraction 0.1] [--device ufs40]
+ */
+import { budgetForFraction, resolveDeviceProfile, table } from "@colink/core";
+import { fitCostUs, hottest, pinCostScores, RUN_GAP, recencyMissesAt } from "../codesign.js";
+import { releasePairs } from "../cooccur.js";
+import { buildColinkGraph, colinkOrder } from "../methods.js";
+import { openTraceSet, readSplit } from "../traces.js";
+import { arg } from "./args.js";
+
+async function main(): Promise<void> {
+  const traces = arg("traces", "out/bench-llama2-7b.arrow");
+  const bb = Number(arg("bundle-bytes", "24576"));
+  const fraction = Number(arg("fraction", "0.1"));
+  const device = await resolveDeviceProfile(arg("device", "ufs40"));
+  const set = await openTraceSet([traces]);
+  const layers = arg("layers", "0").split(",").map(Number);
+  const fit = await readSplit(set, 0);
+  const held = await readSplit(set, 1);
+  const io = { latencyUs: device.latencyUs, transferUs: (bb * 1e6) / device.bandwidthBytesPerSec };
+  const gaps = [1, 2, 3, 4];
+  const names = ["pin", ...gaps.map((g) => `starts@${g}`), ...gaps.map((g) => `cost@${g}`)];
+  const total = new Float64Array(names.length);
+  const rows: string[][] = [];
+  for (const l of layers) {
+    const d = fit[l];
+    const budget = budgetForFraction(fraction, d.neurons);
+    const g = buildColinkGraph(d, {});
+    const starts = recencyMissesAt(d, gaps);
+    const scores: ArrayLike<number>[] = [g.freq, ...starts];
+    for (const s of starts) scores.push(Float64Array.from(s, (x, i) => io.latencyUs * x + io.transferUs * g.freq[i]));
+    // the placer's own scores are the cost@RUN_GAP column
+    const own = pinCostScores(d, g.freq, io);
+    const col = scores[1 + gaps.length + gaps.indexOf(RUN_GAP)];
+    for (let i = 0; i < own.length; i++) if (own[i] !== col[i]) throw new Error(`pinCostScores differs from cost@${RUN_GAP} at id ${i}`);
+    const ms = scores.map((score) => {
+      const top = hottest(score, budget);
+      const cache = { pinned: top.ids, lru: 0, gapfill: false };
+      return fitCostUs(held[l], colinkOrder(g, top.mask), cache, device, bb) / held[l].tokens / 1000;
+    });
+    releasePairs(g.pairs);
+    ms.forEach((v, i) => {
+      total[i] += v;
+    });
+    rows.push([String(l), ...ms.map((v) => v.toFixed(3))]);
+  }
+  rows.push([`total (${layers.length})`, ...Array.from(total, (v) => v.toFixed(3))]);
+  process.stdout.write(
+    `${traces}, bundle ${bb} B, F = ${fraction}, ${device.name}, ${held[layers[0]].tokens} held-out tokens; ms/token; pincost uses cost@${RUN_GAP}\n`,
+  );
+  process.stdout.write(`${table(["layer", ...names], rows)}\n`);
+}
+
+main().catch((e) => {
+  process.stderr.write(`${(e as Error).message}\n`);
+  process.exit(1);
+});
