@@ -1,6 +1,6 @@
 import { budgetForFraction, cacheSize, NO_CACHE } from "@colink/core";
 import { describe, expect, it } from "vitest";
-import { cacheCandidates, fitCostUs, pinCostScores, recencyMisses } from "./codesign.js";
+import { cacheCandidates, fitCostUs, loneActivations, pinCostScores, RUN_GAP, recencyMisses } from "./codesign.js";
 import { placeLayer } from "./layer.js";
 import { METHODS } from "./methods.js";
 import { csr, dev } from "./testkit.js";
@@ -89,5 +89,18 @@ describe("pinning what recency misses", () => {
     const plain = cacheCandidates(freq, 1, () => Uint32Array.from([0, 1, 2, 3]), data, { latencyUs: 0, transferUs: 1 });
     expect(plain.find((c) => c.name === "pincost")?.cache).toEqual({ pinned: [0], lru: 0, gapfill: false });
     expect(cacheCandidates(freq, 1, () => Uint32Array.from([0, 1, 2, 3]), data).some((c) => c.name === "pincost")).toBe(false);
+  });
+  it("lone activations count tokens on which no other member of the community fires", () => {
+    // communities {0, 1} and {2, 3}
+    const d = csr(4, [[0, 1], [0], [2], [0, 2, 3], [1, 3]]);
+    const community = [0, 0, 1, 1];
+    expect(Array.from(loneActivations(d, community))).toEqual([2, 1, 1, 1]);
+    // the request estimate blends run starts with lone activations
+    const freq = [3, 2, 2, 2];
+    const starts = recencyMisses(d, RUN_GAP);
+    const blended = pinCostScores(d, freq, { latencyUs: 10, transferUs: 1 }, { counts: loneActivations(d, community), share: 0.5 });
+    expect(Array.from(blended)).toEqual([0, 1, 2, 3].map((i) => 10 * (0.5 * starts[i] + 0.5 * [2, 1, 1, 1][i]) + freq[i]));
+    const names = cacheCandidates(freq, 1, () => Uint32Array.from([0, 1, 2, 3]), d, { latencyUs: 10, transferUs: 1 }, community).map((c) => c.name);
+    expect(names.filter((n) => n.startsWith("pincost"))).toEqual(["pincost", "pincost-lone50", "pincost-lone75"]);
   });
 });

@@ -126,7 +126,12 @@ export function recencyMissesAt(data: LayerTokens, horizons: number[]): Float64A
  *   every one that starts a run (the id idle on the 2 tokens before) also pays a
  *   request (pinCostScores). It prefers neurons that fire alone, a request each
  *   time, to those that fire in runs with their co-activated neighbours and ride
- *   inside their merged reads.
+ *   inside their merged reads. When `community` (each id's Louvain community) is
+ *   given too, `pincost-lone50` and `pincost-lone75` take that share of the request
+ *   estimate from *lone* activations instead (loneActivations: no other member of
+ *   the id's community active on the token), a spatial stand-in for the temporal
+ *   run starts; which estimate wins depends on the bundle size and the trace, so
+ *   the fit replay decides (docs/benchmarks.md#placer).
  * Budget 0: no cache.
  */
 export function cacheCandidates(
@@ -135,6 +140,7 @@ export function cacheCandidates(
   orderFor: (pinned: Uint8Array | undefined) => Uint32Array,
   data?: LayerTokens,
   io?: IoCost,
+  community?: ArrayLike<number>,
 ): Candidate[] {
   const plain = orderFor(undefined);
   if (budget <= 0) return [{ name: "none", order: plain, cache: { ...NO_CACHE, pinned: [] }, baseline: true }];
@@ -180,8 +186,35 @@ export function cacheCandidates(
     }
   }
   if (io) {
-    const top = hottest(pinCostScores(data, freq, io), budget);
-    out.push({ name: "pincost", order: orderFor(top.mask), cache: { pinned: top.ids, lru: 0, gapfill: false }, pinSet: "cost" });
+    const lone = community ? loneActivations(data, community) : undefined;
+    for (const share of lone ? LONE_SHARES : [0]) {
+      const top = hottest(pinCostScores(data, freq, io, lone && { counts: lone, share }), budget);
+      const name = share === 0 ? "pincost" : `pincost-lone${Math.round(share * 100)}`;
+      out.push({ name, order: orderFor(top.mask), cache: { pinned: top.ids, lru: 0, gapfill: false }, pinSet: name });
+    }
+  }
+  return out;
+}
+
+/** Shares of pinCostScores' request estimate taken from lone activations, one `pincost` candidate each. */
+export const LONE_SHARES = [0, 0.5, 0.75];
+
+/**
+ * Per id, the tokens on which it is active while no other member of its community
+ * (`community[id]`, e.g. Louvain's) is: activations that its co-activated neighbours,
+ * laid out next to it, cannot carry into a merged read.
+ */
+export function loneActivations(data: LayerTokens, community: ArrayLike<number>): Float64Array {
+  let groups = 0;
+  for (let i = 0; i < data.neurons; i++) groups = Math.max(groups, community[i] + 1);
+  const active = new Int32Array(groups);
+  const out = new Float64Array(data.neurons);
+  for (let t = 0; t < data.tokens; t++) {
+    const lo = data.offsets[t];
+    const hi = data.offsets[t + 1];
+    for (let p = lo; p < hi; p++) active[community[data.ids[p]]]++;
+    for (let p = lo; p < hi; p++) if (active[community[data.ids[p]]] === 1) out[data.ids[p]]++;
+    for (let p = lo; p < hi; p++) active[community[data.ids[p]]] = 0;
   }
   return out;
 }
@@ -199,11 +232,19 @@ export const RUN_GAP = 2;
  * Per id, the I/O microseconds its fit-token activations would cost unpinned, if each
  * transfers one bundle and each that starts a run (no activation in the RUN_GAP
  * tokens before) also pays a request: transfer x activations + latency x run starts.
+ * With `lone`, the request estimate is (1 - share) x run starts + share x lone.counts.
  */
-export function pinCostScores(data: LayerTokens, freq: ArrayLike<number>, io: IoCost): Float64Array {
+export function pinCostScores(
+  data: LayerTokens,
+  freq: ArrayLike<number>,
+  io: IoCost,
+  lone?: { counts: ArrayLike<number>; share: number },
+): Float64Array {
   const starts = recencyMisses(data, RUN_GAP);
+  const share = lone?.share ?? 0;
+  const counts = lone?.counts ?? starts;
   const score = new Float64Array(data.neurons);
-  for (let i = 0; i < score.length; i++) score[i] = io.latencyUs * starts[i] + io.transferUs * freq[i];
+  for (let i = 0; i < score.length; i++) score[i] = io.latencyUs * ((1 - share) * starts[i] + share * counts[i]) + io.transferUs * freq[i];
   return score;
 }
 

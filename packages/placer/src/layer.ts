@@ -69,7 +69,7 @@ export function placeLayer(job: LayerJob): LayerResult {
     freq = g.freq;
     communities = g.communities;
     const io = { latencyUs: device.latencyUs, transferUs: (bundleBytes * 1e6) / device.bandwidthBytesPerSec };
-    candidates = cacheCandidates(freq, budget, (mask) => colinkOrder(g, mask), data, io);
+    candidates = cacheCandidates(freq, budget, (mask) => colinkOrder(g, mask), data, io, g.community);
     // Order candidates scored jointly with the cache (chooseJoint): frequency order,
     // and hybrids that set the hottest unpinned 1-25% apart as one compact block
     // before the linked rest. Which wins depends on the device's break-even gap and

@@ -3,13 +3,14 @@
  * same budget, the held-out I/O of colink's order relinked around each pinned set,
  * the set ranked by activation count (`pin`), by run starts alone, and by
  * `pinCostScores` (latency x run starts + transfer x activations) for run gaps of 1
- * to 4 idle tokens. Run by hand, never in tests:
+ * to 4 idle tokens, and with 50% / 75% of the request estimate from lone activations
+ * (colink's `pincost-lone50` / `pincost-lone75`). Run by hand, never in tests:
  *
  *   node packages/placer/dist/bench/pinning.js --traces out/bench-llama2-7b.arrow --layers 0,16,31 \
  *     --bundle-bytes 6912 [--fraction 0.1] [--device ufs40]
  */
 import { budgetForFraction, resolveDeviceProfile, table } from "@colink/core";
-import { fitCostUs, hottest, pinCostScores, RUN_GAP, recencyMissesAt } from "../codesign.js";
+import { fitCostUs, hottest, LONE_SHARES, loneActivations, pinCostScores, RUN_GAP, recencyMissesAt } from "../codesign.js";
 import { releasePairs } from "../cooccur.js";
 import { buildColinkGraph, colinkOrder } from "../methods.js";
 import { openTraceSet, readSplit } from "../traces.js";
@@ -26,7 +27,8 @@ async function main(): Promise<void> {
   const held = await readSplit(set, 1);
   const io = { latencyUs: device.latencyUs, transferUs: (bb * 1e6) / device.bandwidthBytesPerSec };
   const gaps = [1, 2, 3, 4];
-  const names = ["pin", ...gaps.map((g) => `starts@${g}`), ...gaps.map((g) => `cost@${g}`)];
+  const shares = LONE_SHARES.filter((s) => s > 0);
+  const names = ["pin", ...gaps.map((g) => `starts@${g}`), ...gaps.map((g) => `cost@${g}`), ...shares.map((s) => `lone${s * 100}`)];
   const total = new Float64Array(names.length);
   const rows: string[][] = [];
   for (const l of layers) {
@@ -40,6 +42,8 @@ async function main(): Promise<void> {
     const own = pinCostScores(d, g.freq, io);
     const col = scores[1 + gaps.length + gaps.indexOf(RUN_GAP)];
     for (let i = 0; i < own.length; i++) if (own[i] !== col[i]) throw new Error(`pinCostScores differs from cost@${RUN_GAP} at id ${i}`);
+    const lone = loneActivations(d, g.community);
+    for (const share of shares) scores.push(pinCostScores(d, g.freq, io, { counts: lone, share }));
     const ms = scores.map((score) => {
       const top = hottest(score, budget);
       const cache = { pinned: top.ids, lru: 0, gapfill: false };
@@ -53,7 +57,7 @@ async function main(): Promise<void> {
   }
   rows.push([`total (${layers.length})`, ...Array.from(total, (v) => v.toFixed(3))]);
   process.stdout.write(
-    `${traces}, bundle ${bb} B, F = ${fraction}, ${device.name}, ${held[layers[0]].tokens} held-out tokens; ms/token; pincost uses cost@${RUN_GAP}\n`,
+    `${traces}, bundle ${bb} B, F = ${fraction}, ${device.name}, ${held[layers[0]].tokens} held-out tokens; ms/token; pincost uses cost@${RUN_GAP}, pincost-loneP the loneP column\n`,
   );
   process.stdout.write(`${table(["layer", ...names], rows)}\n`);
 }
