@@ -1,6 +1,6 @@
 import { budgetForFraction, cacheSize, NO_CACHE } from "@colink/core";
 import { describe, expect, it } from "vitest";
-import { cacheCandidates, fitCostUs, loneActivations, pinCostScores, RUN_GAP, recencyMisses } from "./codesign.js";
+import { cacheCandidates, fitCostUs, loneActivations, pinCostScores, RUN_GAP, recencyMisses, recencyMissesAt } from "./codesign.js";
 import { placeLayer } from "./layer.js";
 import { METHODS } from "./methods.js";
 import { csr, dev } from "./testkit.js";
@@ -64,6 +64,9 @@ describe("pinning what recency misses", () => {
   it("counts the activations a recency cache of the given horizon would miss", () => {
     expect(Array.from(recencyMisses(data, 1))).toEqual([2, 8, 0, 0]);
     expect(Array.from(recencyMisses(data, 2))).toEqual([2, 1, 0, 0]);
+    // several horizons in one pass, repeated ones included, give each horizon's counts
+    const at = recencyMissesAt(data, [2, 1, 2]).map((x) => Array.from(x));
+    expect(at).toEqual([[2, 1, 0, 0], [2, 8, 0, 0], [2, 1, 0, 0]]);
   });
   it("the pinmiss candidates pin the scattered neuron, the hot ones by frequency", () => {
     const freq = Array.from({ length: 4 }, () => 0);
@@ -83,8 +86,8 @@ describe("pinning what recency misses", () => {
     freq[0] += 1;
     // by hand, with RUN_GAP = 2: neuron 0 starts 2 runs (tokens 0 and 8; 4 idle tokens between);
     // neuron 1 fires every other token, a 1-token gap that does not break its run, so 1 start
-    expect(Array.from(pinCostScores(data, freq, { latencyUs: 1, transferUs: 0 }))).toEqual([2, 1, 0, 0]);
-    expect(Array.from(pinCostScores(data, freq, { latencyUs: 60, transferUs: 6 }))).toEqual([60 * 2 + 6 * 9, 60 * 1 + 6 * 8, 0, 0]);
+    expect(Array.from(pinCostScores(recencyMisses(data, RUN_GAP), freq, { latencyUs: 1, transferUs: 0 }))).toEqual([2, 1, 0, 0]);
+    expect(Array.from(pinCostScores(recencyMisses(data, RUN_GAP), freq, { latencyUs: 60, transferUs: 6 }))).toEqual([60 * 2 + 6 * 9, 60 * 1 + 6 * 8, 0, 0]);
     // with no latency it is frequency pinning
     const plain = cacheCandidates(freq, 1, () => Uint32Array.from([0, 1, 2, 3]), data, { latencyUs: 0, transferUs: 1 });
     expect(plain.find((c) => c.name === "pincost")?.cache).toEqual({ pinned: [0], lru: 0, gapfill: false });
@@ -98,9 +101,9 @@ describe("pinning what recency misses", () => {
     // the request estimate blends run starts with lone activations
     const freq = [3, 2, 2, 2];
     const starts = recencyMisses(d, RUN_GAP);
-    const blended = pinCostScores(d, freq, { latencyUs: 10, transferUs: 1 }, { counts: loneActivations(d, community), share: 0.5 });
+    const blended = pinCostScores(starts, freq, { latencyUs: 10, transferUs: 1 }, { counts: loneActivations(d, community), share: 0.5 });
     expect(Array.from(blended)).toEqual([0, 1, 2, 3].map((i) => 10 * (0.5 * starts[i] + 0.5 * [2, 1, 1, 1][i]) + freq[i]));
     const names = cacheCandidates(freq, 1, () => Uint32Array.from([0, 1, 2, 3]), d, { latencyUs: 10, transferUs: 1 }, community).map((c) => c.name);
-    expect(names.filter((n) => n.startsWith("pincost"))).toEqual(["pincost", "pincost-lone50", "pincost-lone75"]);
+    expect(names.filter((n) => n.startsWith("pincost"))).toEqual(["pincost-lone50", "pincost-lone75"]);
   });
 });

@@ -92,21 +92,21 @@ export function recencyMisses(data: LayerTokens, horizon: number): Float64Array 
   return recencyMissesAt(data, [horizon])[0];
 }
 
-/** recencyMisses for several horizons in one pass over the tokens. */
+/** recencyMisses for several horizons in one pass over the tokens (equal horizons share one array). */
 export function recencyMissesAt(data: LayerTokens, horizons: number[]): Float64Array[] {
   const n = data.neurons;
   const last = new Int32Array(n).fill(-0x40000000); // "never": longer ago than any horizon
-  const out = horizons.map(() => new Float64Array(n));
-  const h = Float64Array.from(horizons);
+  const h = Float64Array.from(new Set(horizons)); // at 7B most shares' horizons are 1
+  const counts = Array.from(h, () => new Float64Array(n));
   for (let t = 0; t < data.tokens; t++) {
     for (let p = data.offsets[t]; p < data.offsets[t + 1]; p++) {
       const id = data.ids[p];
       const gap = t - last[id];
-      for (let k = 0; k < h.length; k++) if (gap > h[k]) out[k][id]++;
+      for (let k = 0; k < h.length; k++) if (gap > h[k]) counts[k][id]++;
       last[id] = t;
     }
   }
-  return out;
+  return horizons.map((x) => counts[h.indexOf(x)]);
 }
 
 /**
@@ -127,11 +127,11 @@ export function recencyMissesAt(data: LayerTokens, horizons: number[]): Float64A
  *   request (pinCostScores). It prefers neurons that fire alone, a request each
  *   time, to those that fire in runs with their co-activated neighbours and ride
  *   inside their merged reads. When `community` (each id's Louvain community) is
- *   given too, `pincost-lone50` and `pincost-lone75` take that share of the request
- *   estimate from *lone* activations instead (loneActivations: no other member of
- *   the id's community active on the token), a spatial stand-in for the temporal
- *   run starts; which estimate wins depends on the bundle size and the trace, so
- *   the fit replay decides (docs/benchmarks.md#placer).
+ *   given too, `pincost-lone50` and `pincost-lone75` replace it: they take that
+ *   share of the request estimate from *lone* activations (loneActivations: no
+ *   other member of the id's community active on the token), a spatial stand-in
+ *   for the temporal run starts; which blend wins depends on the bundle size and
+ *   the trace, so the fit replay decides (docs/benchmarks.md#placer).
  * Budget 0: no cache.
  */
 export function cacheCandidates(
@@ -174,7 +174,8 @@ export function cacheCandidates(
   }
   // the recency part holds about lru / perToken tokens' worth of active bundles
   const horizons = shares.map(({ size }) => Math.max(1, Math.floor((budget - size) / perToken)));
-  const misses = recencyMissesAt(data, horizons);
+  const misses = recencyMissesAt(data, [...horizons, RUN_GAP]);
+  const runStarts = misses[horizons.length];
   for (let x = 0; x < shares.length; x++) {
     const { pct, size } = shares[x];
     const lru = budget - size;
@@ -188,7 +189,7 @@ export function cacheCandidates(
   if (io) {
     const lone = community ? loneActivations(data, community) : undefined;
     for (const share of lone ? LONE_SHARES : [0]) {
-      const top = hottest(pinCostScores(data, freq, io, lone && { counts: lone, share }), budget);
+      const top = hottest(pinCostScores(runStarts, freq, io, lone && { counts: lone, share }), budget);
       const name = share === 0 ? "pincost" : `pincost-lone${Math.round(share * 100)}`;
       out.push({ name, order: orderFor(top.mask), cache: { pinned: top.ids, lru: 0, gapfill: false }, pinSet: name });
     }
@@ -196,8 +197,13 @@ export function cacheCandidates(
   return out;
 }
 
-/** Shares of pinCostScores' request estimate taken from lone activations, one `pincost` candidate each. */
-export const LONE_SHARES = [0, 0.5, 0.75];
+/**
+ * Shares of pinCostScores' request estimate taken from lone activations, one
+ * `pincost-loneP` candidate each (with no communities: `pincost`, share 0). Share 0
+ * was a candidate too until no layer of any benchmark trace set chose it over
+ * these two (docs/benchmarks.md#placer).
+ */
+export const LONE_SHARES = [0.5, 0.75];
 
 /**
  * Per id, the tokens on which it is active while no other member of its community
@@ -230,20 +236,20 @@ export const RUN_GAP = 2;
 
 /**
  * Per id, the I/O microseconds its fit-token activations would cost unpinned, if each
- * transfers one bundle and each that starts a run (no activation in the RUN_GAP
- * tokens before) also pays a request: transfer x activations + latency x run starts.
- * With `lone`, the request estimate is (1 - share) x run starts + share x lone.counts.
+ * transfers one bundle and each that starts a run (`starts`: recencyMisses at
+ * RUN_GAP, no activation in the RUN_GAP tokens before) also pays a request:
+ * transfer x activations + latency x run starts. With `lone`, the request estimate
+ * is (1 - share) x run starts + share x lone.counts.
  */
 export function pinCostScores(
-  data: LayerTokens,
+  starts: ArrayLike<number>,
   freq: ArrayLike<number>,
   io: IoCost,
   lone?: { counts: ArrayLike<number>; share: number },
 ): Float64Array {
-  const starts = recencyMisses(data, RUN_GAP);
   const share = lone?.share ?? 0;
   const counts = lone?.counts ?? starts;
-  const score = new Float64Array(data.neurons);
+  const score = new Float64Array(freq.length);
   for (let i = 0; i < score.length; i++) score[i] = io.latencyUs * ((1 - share) * starts[i] + share * counts[i]) + io.transferUs * freq[i];
   return score;
 }

@@ -4,17 +4,50 @@
  * the set ranked by activation count (`pin`), by run starts alone, and by
  * `pinCostScores` (latency x run starts + transfer x activations) for run gaps of 1
  * to 4 idle tokens, and with 50% / 75% of the request estimate from lone activations
- * (colink's `pincost-lone50` / `pincost-lone75`). Run by hand, never in tests:
+ * (colink's `pincost-lone50` / `pincost-lone75`), and by each id's marginal cost under
+ * the unpinned order (what dropping it from every fit token's reads would save; not a
+ * candidate: it placed worse). Run by hand, never in tests:
  *
  *   node packages/placer/dist/bench/pinning.js --traces out/bench-llama2-7b.arrow --layers 0,16,31 \
  *     --bundle-bytes 6912 [--fraction 0.1] [--device ufs40]
  */
-import { budgetForFraction, resolveDeviceProfile, table } from "@colink/core";
-import { fitCostUs, hottest, LONE_SHARES, loneActivations, pinCostScores, RUN_GAP, recencyMissesAt } from "../codesign.js";
+import { budgetForFraction, type DeviceProfile, maxGapSlots, resolveDeviceProfile, table } from "@colink/core";
+import { fitCostUs, hottest, type IoCost, LONE_SHARES, loneActivations, pinCostScores, RUN_GAP, recencyMissesAt } from "../codesign.js";
+import type { LayerTokens } from "../cooccur.js";
 import { releasePairs } from "../cooccur.js";
 import { buildColinkGraph, colinkOrder } from "../methods.js";
 import { openTraceSet, readSplit } from "../traces.js";
 import { arg } from "./args.js";
+
+/**
+ * Per id, what its fit-token activations cost under `order` (one neuron per slot, no
+ * cache): a bundle's transfer each, plus, on a token where no other active slot lies
+ * within the merge gap on either side, a request; at the end of a merged read, also
+ * the transfer of the gap that joins it to the read.
+ */
+function marginalCost(d: LayerTokens, order: Uint32Array, device: DeviceProfile, bundleBytes: number, io: IoCost): Float64Array {
+  const maxGap = maxGapSlots(device, bundleBytes);
+  const slot = new Int32Array(d.neurons);
+  order.forEach((id, s) => {
+    slot[id] = s;
+  });
+  const out = new Float64Array(d.neurons);
+  for (let t = 0; t < d.tokens; t++) {
+    const ids = Array.from(d.ids.subarray(d.offsets[t], d.offsets[t + 1]));
+    ids.sort((x, y) => slot[x] - slot[y]);
+    for (let k = 0; k < ids.length; k++) {
+      const left = k > 0 ? slot[ids[k]] - slot[ids[k - 1]] - 1 : Number.POSITIVE_INFINITY;
+      const right = k + 1 < ids.length ? slot[ids[k + 1]] - slot[ids[k]] - 1 : Number.POSITIVE_INFINITY;
+      const l = left <= maxGap;
+      const r = right <= maxGap;
+      let us = io.transferUs;
+      if (!l && !r) us += io.latencyUs;
+      else if (l !== r) us += io.transferUs * (l ? left : right);
+      out[ids[k]] += us;
+    }
+  }
+  return out;
+}
 
 async function main(): Promise<void> {
   const traces = arg("traces", "out/bench-llama2-7b.arrow");
@@ -27,8 +60,8 @@ async function main(): Promise<void> {
   const held = await readSplit(set, 1);
   const io = { latencyUs: device.latencyUs, transferUs: (bb * 1e6) / device.bandwidthBytesPerSec };
   const gaps = [1, 2, 3, 4];
-  const shares = LONE_SHARES.filter((s) => s > 0);
-  const names = ["pin", ...gaps.map((g) => `starts@${g}`), ...gaps.map((g) => `cost@${g}`), ...shares.map((s) => `lone${s * 100}`)];
+  const shares = LONE_SHARES;
+  const names = ["pin", ...gaps.map((g) => `starts@${g}`), ...gaps.map((g) => `cost@${g}`), ...shares.map((s) => `lone${s * 100}`), "marginal"];
   const total = new Float64Array(names.length);
   const rows: string[][] = [];
   for (const l of layers) {
@@ -39,11 +72,12 @@ async function main(): Promise<void> {
     const scores: ArrayLike<number>[] = [g.freq, ...starts];
     for (const s of starts) scores.push(Float64Array.from(s, (x, i) => io.latencyUs * x + io.transferUs * g.freq[i]));
     // the placer's own scores are the cost@RUN_GAP column
-    const own = pinCostScores(d, g.freq, io);
+    const own = pinCostScores(starts[gaps.indexOf(RUN_GAP)], g.freq, io);
     const col = scores[1 + gaps.length + gaps.indexOf(RUN_GAP)];
     for (let i = 0; i < own.length; i++) if (own[i] !== col[i]) throw new Error(`pinCostScores differs from cost@${RUN_GAP} at id ${i}`);
     const lone = loneActivations(d, g.community);
-    for (const share of shares) scores.push(pinCostScores(d, g.freq, io, { counts: lone, share }));
+    for (const share of shares) scores.push(pinCostScores(starts[gaps.indexOf(RUN_GAP)], g.freq, io, { counts: lone, share }));
+    scores.push(marginalCost(d, colinkOrder(g, undefined), device, bb, io));
     const ms = scores.map((score) => {
       const top = hottest(score, budget);
       const cache = { pinned: top.ids, lru: 0, gapfill: false };
