@@ -9,6 +9,7 @@
  * colink total is placeLayer's (its order and choose phases), measured apart.
  */
 import { budgetForFraction, resolveDeviceProfile } from "@colink/core";
+import { cacheCandidates } from "../codesign.js";
 import { autoPairTokens, countPairs, releasePairs, sampleTokens, topKEdges } from "../cooccur.js";
 import { sampleGreedyOrder } from "../greedy.js";
 import { placeLayer } from "../layer.js";
@@ -66,8 +67,14 @@ async function main(): Promise<void> {
   line("colink: greedy inside + across communities", lap());
   sampleGreedyOrder(g);
   line("(reference: all-pairs greedy on the same sample)", lap());
+  const budget = budgetForFraction(fraction, n);
+  if (budget > 0) {
+    const io = { latencyUs: device.latencyUs, transferUs: (bundleBytes * 1e6) / device.bandwidthBytesPerSec };
+    const cands = cacheCandidates(g.freq, budget, (mask) => colinkOrder(g, mask), data, io, g.community);
+    line(`colink: ${cands.length} cache candidates (pin scores + orders)`, lap());
+  }
   releasePairs(g.pairs);
-  const r = placeLayer({ layer, method: "colink", data, budget: budgetForFraction(fraction, n), device, bundleBytes, colink: {} });
+  const r = placeLayer({ layer, method: "colink", data, budget, device, bundleBytes, colink: {} });
   lap();
   line("colink placeLayer: order (graph, cache candidates' orders)", r.orderMs / 1000);
   line("colink placeLayer: choose (families + fit replays)", r.chooseMs / 1000);
