@@ -231,6 +231,11 @@ export interface IoCost {
   transferUs: number;
 }
 
+/** The device's IoCost for bundles of `bundleBytes`. */
+export function ioCost(device: DeviceProfile, bundleBytes: number): IoCost {
+  return { latencyUs: device.latencyUs, transferUs: (bundleBytes * 1e6) / device.bandwidthBytesPerSec };
+}
+
 /** Idle tokens that end a run of activations for `pinCostScores` (2, 3 and 4 scored alike: docs/benchmarks.md). */
 export const RUN_GAP = 2;
 

@@ -4,7 +4,7 @@
  * plain data (typed arrays), so it can be posted between threads without copies.
  */
 import type { CacheSpec, DeviceProfile } from "@colink/core";
-import { cacheCandidates, chooseBest, chooseJoint, type Candidate, type OrderFamily, type Screen } from "./codesign.js";
+import { cacheCandidates, chooseBest, chooseJoint, type Candidate, ioCost, type OrderFamily, type Screen } from "./codesign.js";
 import { activationCounts, type LayerTokens, type PairCounts, releasePairs } from "./cooccur.js";
 import {
   buildColinkGraph,
@@ -68,8 +68,7 @@ export function placeLayer(job: LayerJob): LayerResult {
     pairTokens = g.pairs.tokens;
     freq = g.freq;
     communities = g.communities;
-    const io = { latencyUs: device.latencyUs, transferUs: (bundleBytes * 1e6) / device.bandwidthBytesPerSec };
-    candidates = cacheCandidates(freq, budget, (mask) => colinkOrder(g, mask), data, io, g.community);
+    candidates = cacheCandidates(freq, budget, (mask) => colinkOrder(g, mask), data, ioCost(device, bundleBytes), g.community);
     // Order candidates scored jointly with the cache (chooseJoint): frequency order,
     // and hybrids that set the hottest unpinned 1-25% apart as one compact block
     // before the linked rest. Which wins depends on the device's break-even gap and

@@ -9,7 +9,7 @@
  * colink total is placeLayer's (its order and choose phases), measured apart.
  */
 import { budgetForFraction, resolveDeviceProfile } from "@colink/core";
-import { cacheCandidates } from "../codesign.js";
+import { cacheCandidates, ioCost } from "../codesign.js";
 import { autoPairTokens, countPairs, releasePairs, sampleTokens, topKEdges } from "../cooccur.js";
 import { sampleGreedyOrder } from "../greedy.js";
 import { placeLayer } from "../layer.js";
@@ -69,8 +69,7 @@ async function main(): Promise<void> {
   line("(reference: all-pairs greedy on the same sample)", lap());
   const budget = budgetForFraction(fraction, n);
   if (budget > 0) {
-    const io = { latencyUs: device.latencyUs, transferUs: (bundleBytes * 1e6) / device.bandwidthBytesPerSec };
-    const cands = cacheCandidates(g.freq, budget, (mask) => colinkOrder(g, mask), data, io, g.community);
+    const cands = cacheCandidates(g.freq, budget, (mask) => colinkOrder(g, mask), data, ioCost(device, bundleBytes), g.community);
     line(`colink: ${cands.length} cache candidates (pin scores + orders)`, lap());
   }
   releasePairs(g.pairs);

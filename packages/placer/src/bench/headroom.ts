@@ -41,7 +41,7 @@ import {
   synthLayerStructure,
   table,
 } from "@colink/core";
-import { fitCostUs, hottest, pinCostScores, RUN_GAP, recencyMisses } from "../codesign.js";
+import { fitCostUs, hottest, ioCost, pinCostScores, RUN_GAP, recencyMisses } from "../codesign.js";
 import type { LayerTokens } from "../cooccur.js";
 import { openTraceSet, readSplit } from "../traces.js";
 
@@ -175,8 +175,7 @@ async function main(): Promise<void> {
       if (!pl.freq) throw new Error(`${placementFile}: layers[${l}] has no freq (needed for the pin set)`);
       const order = pl.order;
       const half = hottest(pl.freq, Math.floor(budget / 2));
-      const io = { latencyUs: device.latencyUs, transferUs: (bb * 1e6) / device.bandwidthBytesPerSec };
-      const costly = hottest(pinCostScores(recencyMisses(fit[l], RUN_GAP), pl.freq, io), budget);
+      const costly = hottest(pinCostScores(recencyMisses(fit[l], RUN_GAP), pl.freq, ioCost(device, bb)), budget);
       const specs: Record<Exclude<(typeof BASE_ROWS)[number], "oracle">, CacheSpec> = {
         none: cacheSpecForPolicy("none", budget, { neurons: n }),
         pin: cacheSpecForPolicy("pin", budget, { neurons: n, freq: pl.freq }),

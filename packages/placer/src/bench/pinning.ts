@@ -12,9 +12,8 @@
  *     --bundle-bytes 6912 [--fraction 0.1] [--device ufs40]
  */
 import { budgetForFraction, type DeviceProfile, maxGapSlots, resolveDeviceProfile, table } from "@colink/core";
-import { fitCostUs, hottest, type IoCost, LONE_SHARES, loneActivations, pinCostScores, RUN_GAP, recencyMissesAt } from "../codesign.js";
-import type { LayerTokens } from "../cooccur.js";
-import { releasePairs } from "../cooccur.js";
+import { fitCostUs, hottest, type IoCost, ioCost, LONE_SHARES, loneActivations, pinCostScores, RUN_GAP, recencyMissesAt } from "../codesign.js";
+import { type LayerTokens, releasePairs } from "../cooccur.js";
 import { buildColinkGraph, colinkOrder } from "../methods.js";
 import { openTraceSet, readSplit } from "../traces.js";
 import { arg } from "./args.js";
@@ -58,10 +57,9 @@ async function main(): Promise<void> {
   const layers = arg("layers", "0").split(",").map(Number);
   const fit = await readSplit(set, 0);
   const held = await readSplit(set, 1);
-  const io = { latencyUs: device.latencyUs, transferUs: (bb * 1e6) / device.bandwidthBytesPerSec };
+  const io = ioCost(device, bb);
   const gaps = [1, 2, 3, 4];
-  const shares = LONE_SHARES;
-  const names = ["pin", ...gaps.map((g) => `starts@${g}`), ...gaps.map((g) => `cost@${g}`), ...shares.map((s) => `lone${s * 100}`), "marginal"];
+  const names = ["pin", ...gaps.map((g) => `starts@${g}`), ...gaps.map((g) => `cost@${g}`), ...LONE_SHARES.map((s) => `lone${s * 100}`), "marginal"];
   const total = new Float64Array(names.length);
   const rows: string[][] = [];
   for (const l of layers) {
@@ -69,14 +67,10 @@ async function main(): Promise<void> {
     const budget = budgetForFraction(fraction, d.neurons);
     const g = buildColinkGraph(d, {});
     const starts = recencyMissesAt(d, gaps);
-    const scores: ArrayLike<number>[] = [g.freq, ...starts];
-    for (const s of starts) scores.push(Float64Array.from(s, (x, i) => io.latencyUs * x + io.transferUs * g.freq[i]));
-    // the placer's own scores are the cost@RUN_GAP column
-    const own = pinCostScores(starts[gaps.indexOf(RUN_GAP)], g.freq, io);
-    const col = scores[1 + gaps.length + gaps.indexOf(RUN_GAP)];
-    for (let i = 0; i < own.length; i++) if (own[i] !== col[i]) throw new Error(`pinCostScores differs from cost@${RUN_GAP} at id ${i}`);
+    const scores: ArrayLike<number>[] = [g.freq, ...starts, ...starts.map((s) => pinCostScores(s, g.freq, io))];
     const lone = loneActivations(d, g.community);
-    for (const share of shares) scores.push(pinCostScores(starts[gaps.indexOf(RUN_GAP)], g.freq, io, { counts: lone, share }));
+    const runStarts = starts[gaps.indexOf(RUN_GAP)];
+    for (const share of LONE_SHARES) scores.push(pinCostScores(runStarts, g.freq, io, { counts: lone, share }));
     scores.push(marginalCost(d, colinkOrder(g, undefined), device, bb, io));
     const ms = scores.map((score) => {
       const top = hottest(score, budget);
