@@ -121,6 +121,18 @@ describe("methods", () => {
     }
   });
 
+  it("colink's pre-sorted community pairs give the orders that sorting per pinned set gives", () => {
+    const data = planted(7).data;
+    const g = buildColinkGraph(data, { k: 8 });
+    expect(g.inside).not.toBeNull();
+    const fresh = { ...g, inside: null };
+    const r = rng(5);
+    for (let trial = 0; trial < 6; trial++) {
+      const mask = trial === 0 ? undefined : Uint8Array.from({ length: data.neurons }, () => (r() < 0.15 * trial ? 1 : 0));
+      expect(Array.from(colinkOrder(g, mask))).toEqual(Array.from(colinkOrder(fresh, mask)));
+    }
+  });
+
   it("is deterministic", () => {
     const data = randomTokens(150, 200, 9);
     const a = placeLayer({ layer: 0, method: "colink", data, budget: 15, device: dev, bundleBytes: 1024, colink: { seed: 3 } });

@@ -52,10 +52,27 @@ export function neuralinkOrder(data: LayerTokens): Uint32Array {
 
 /**
  * Greedy linking over every pair of `nodes` (ascending ids) by co-activation count,
- * descending (ties: lower first id, then lower second id; zero counts skipped). The
- * sort is a counting sort on the integer counts: exact and O(pairs).
+ * descending (ties: lower first id, then lower second id; zero counts skipped).
  */
 export function linkByCountDesc(linker: PathLinker, pc: PairCounts, nodes: Uint32Array): void {
+  const { pi, pj } = pairsByCountDesc(pc, nodes);
+  const target = linker.n - 1;
+  for (let e = 0; e < pi.length && linker.links < target; e++) linker.tryLink(pi[e], pj[e]);
+}
+
+/** The pairs of `nodes` (ascending ids) with a positive count, as two id lists. */
+export interface SortedPairs {
+  pi: Uint16Array | Uint32Array;
+  pj: Uint16Array | Uint32Array;
+}
+
+/**
+ * Every pair of `nodes` (ascending ids) with a positive co-activation count, by
+ * count descending (ties: lower first id, then lower second id). The sort is a
+ * counting sort on the integer counts: exact and O(pairs). The pairs of any subset
+ * of `nodes`, in this list's order, are that subset's own sorted list.
+ */
+export function pairsByCountDesc(pc: PairCounts, nodes: Uint32Array): SortedPairs {
   const { counts, rowBase } = pc;
   const m = nodes.length;
   let max = 0;
@@ -94,8 +111,7 @@ export function linkByCountDesc(linker: PathLinker, pc: PairCounts, nodes: Uint3
       pj[at] = j;
     }
   }
-  const target = linker.n - 1;
-  for (let e = 0; e < positive && linker.links < target; e++) linker.tryLink(pi[e], pj[e]);
+  return { pi, pj };
 }
 
 export interface ColinkOptions {
@@ -125,7 +141,17 @@ export interface ColinkGraph {
   start: Int32Array;
   /** Pair counts on the token sample: the greedy's P inside and across communities. */
   pairs: PairCounts;
+  /**
+   * Every community's sorted pair list (pairsByCountDesc of its members), one after
+   * another: made once, then filtered by each cache candidate's pinned set instead
+   * of sorted again per candidate. Null when the communities hold more than
+   * INSIDE_PAIRS_CAP pairs (then each order sorts its own).
+   */
+  inside: SortedPairs | null;
 }
+
+/** Most pairs (inside communities) kept sorted per ColinkGraph: 8M pairs, 32 MB as uint16. */
+export const INSIDE_PAIRS_CAP = 8_000_000;
 
 function mulberry32(seed: number): () => number {
   let s = seed >>> 0;
@@ -170,7 +196,34 @@ export function buildColinkGraph(data: LayerTokens, opts: ColinkOptions = {}): C
   const members = new Uint32Array(n);
   const at = start.slice(0, communities);
   for (let i = 0; i < n; i++) members[at[community[i]]++] = i;
-  return { neurons: n, freq, community, communities, members, start, pairs: pc };
+  const g: ColinkGraph = { neurons: n, freq, community, communities, members, start, pairs: pc, inside: null };
+  g.inside = insidePairs(g);
+  return g;
+}
+
+function insidePairs(g: ColinkGraph): ColinkGraph["inside"] {
+  let total = 0;
+  for (let c = 0; c < g.communities; c++) {
+    const m = g.start[c + 1] - g.start[c];
+    total += (m * (m - 1)) / 2;
+  }
+  if (total > INSIDE_PAIRS_CAP) return null;
+  const lists: SortedPairs[] = [];
+  let size = 0;
+  for (let c = 0; c < g.communities; c++) {
+    lists.push(pairsByCountDesc(g.pairs, g.members.subarray(g.start[c], g.start[c + 1])));
+    size += lists[c].pi.length;
+  }
+  const Pair = g.neurons <= 65536 ? Uint16Array : Uint32Array;
+  const pi = new Pair(size);
+  const pj = new Pair(size);
+  let at = 0;
+  for (const l of lists) {
+    pi.set(l.pi, at);
+    pj.set(l.pj, at);
+    at += l.pi.length;
+  }
+  return { pi, pj };
 }
 
 /**
@@ -185,6 +238,14 @@ export function buildColinkGraph(data: LayerTokens, opts: ColinkOptions = {}): C
  */
 export function colinkOrder(g: ColinkGraph, exclude?: Uint8Array): Uint32Array {
   const linker = new PathLinker(g.neurons);
+  const inside = g.inside;
+  if (inside) {
+    // each community's pairs without an excluded id, in the community's sorted order:
+    // the same links as sorting the remaining members' pairs afresh
+    const { pi, pj } = inside;
+    for (let e = 0; e < pi.length; e++) if (!exclude || (!exclude[pi[e]] && !exclude[pj[e]])) linker.tryLink(pi[e], pj[e]);
+    return finishOrder(g, linker, exclude);
+  }
   const buf = new Uint32Array(g.neurons);
   for (let c = 0; c < g.communities; c++) {
     let m = 0;
