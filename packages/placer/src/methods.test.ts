@@ -107,6 +107,24 @@ describe("methods", () => {
     expect(Array.from(frequencyOrder([1, 5, 5, 0]))).toEqual([1, 2, 0, 3]);
   });
 
+  it("neuralink is the paper's method as written: dense P matrix, all pairs by P descending, greedy linking", () => {
+    for (const seed of [1, 2, 3]) {
+      const data = randomTokens(60, 150, seed);
+      const n = data.neurons;
+      const P = new Float64Array(n * n);
+      for (let t = 0; t < data.tokens; t++)
+        for (let p = data.offsets[t]; p < data.offsets[t + 1]; p++)
+          for (let q = p + 1; q < data.offsets[t + 1]; q++) P[data.ids[p] * n + data.ids[q]] += 1 / data.tokens;
+      const pairs: number[] = [];
+      for (let i = 0; i < n; i++) for (let j = i + 1; j < n; j++) if (P[i * n + j] > 0) pairs.push(i * n + j);
+      pairs.sort((x, y) => P[y] - P[x] || x - y); // ties: lower i, then lower j
+      const linker = new PathLinker(n);
+      for (const x of pairs) linker.tryLink(Math.floor(x / n), x % n);
+      const expected = linker.paths().flatMap((path) => Array.from(path));
+      expect(Array.from(neuralinkOrder(data))).toEqual(expected);
+    }
+  });
+
   it("neuralink and colink recover planted clusters as contiguous runs", () => {
     const { data, clusters } = planted(42);
     const nl = neuralinkOrder(data);
