@@ -16,7 +16,7 @@ import { placeLayer } from "../layer.js";
 import { PathLinker } from "../link.js";
 import { buildColinkGraph, colinkOrder, identityLayerOrder, linkByCountDesc } from "../methods.js";
 import { openTraceSet, readSplit } from "../traces.js";
-import { arg } from "./args.js";
+import { arg, stopwatch } from "./args.js";
 
 async function main(): Promise<void> {
   const set = await openTraceSet([arg("traces", "out/bench-llama2-7b.arrow")]);
@@ -26,16 +26,7 @@ async function main(): Promise<void> {
   const device = await resolveDeviceProfile(arg("device", "ufs40"));
   const data = (await readSplit(set, 0))[layer];
   const n = data.neurons;
-  let t = performance.now();
-  const lap = (): number => {
-    const now = performance.now();
-    const s = (now - t) / 1000;
-    t = now;
-    return s;
-  };
-  const line = (what: string, s: number): void => {
-    process.stdout.write(`${what.padEnd(44)} ${s.toFixed(2)} s\n`);
-  };
+  const { lap, line } = stopwatch(44);
   process.stdout.write(`layer ${layer}: ${n} neurons, ${data.tokens} fit tokens, bundle ${bundleBytes} B, F = ${fraction}\n`);
 
   lap();

@@ -15,23 +15,14 @@ import { placeLayer } from "../layer.js";
 import { concatPaths, PathLinker } from "../link.js";
 import { neuralinkOrder } from "../methods.js";
 import { openTraceSet, readSplit } from "../traces.js";
-import { arg } from "./args.js";
+import { arg, stopwatch } from "./args.js";
 
 async function main(): Promise<void> {
   const set = await openTraceSet([arg("traces", "out/bench-llama2-7b.arrow")]);
   const layer = Number(arg("layer", "16"));
   const data = (await readSplit(set, 0))[layer];
   const { neurons: n, tokens: T, offsets, ids } = data;
-  let t = performance.now();
-  const lap = (): number => {
-    const now = performance.now();
-    const s = (now - t) / 1000;
-    t = now;
-    return s;
-  };
-  const line = (what: string, s: number): void => {
-    process.stdout.write(`${what.padEnd(52)} ${s.toFixed(2)} s\n`);
-  };
+  const { lap, line } = stopwatch(52);
   process.stdout.write(`layer ${layer}: ${n} neurons, ${T} fit tokens\n`);
 
   lap();
