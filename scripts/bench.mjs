@@ -80,6 +80,27 @@ const SUITES = {
     `npx colink place -t out/bench-reuse-settings/${name}.arrow -m neuralink --bundle-bytes 24576 --threads 1 -o out/bench-reuse-settings/${name}-nl.json --quiet`,
     `node packages/placer/dist/bench/headroom.js --traces out/bench-reuse-settings/${name}.arrow --placement out/bench-reuse-settings/${name}-nl.json --bundle-bytes 24576 --fraction 0.1`,
   ]),
+  // the placer's targets on generator settings no other suite uses (seed 7, 2 layers x 11008):
+  // each setting changes one parameter of the defaults (docs/traces.md#synthetic-traces)
+  "placer-generality": [
+    ...Object.entries({
+      defaults: "",
+      "alpha-0.6": "--alpha 0.6",
+      "alpha-1.5": "--alpha 1.5",
+      "background-0.1": "--background 0.1",
+      "background-0.7": "--background 0.7",
+      "cluster-16": "--cluster-size 16",
+      "cluster-256": "--cluster-size 256",
+      "p-in-0.3": "--p-in 0.3",
+      "reuse-0.3": "--reuse 0.3",
+      "density-1-2": "--density-lo 0.01 --density-hi 0.02",
+      "density-15-20": "--density-lo 0.15 --density-hi 0.2",
+    }).flatMap(([name, flags]) => [
+      `mkdir -p out/bench-generality && npx colink trace synth --shape 11008x2 --tokens 5120 --seed 7 ${flags} --out out/bench-generality/${name}.arrow --quiet`,
+      `${place} --traces out/bench-generality/${name}.arrow --label ${name} --methods neuralink,colink --bundle-bytes 24576,6912 --fractions 0,0.1 --work out/bench-generality/placements --json out/bench-generality/${name}.json`,
+    ]),
+    "node packages/placer/dist/bench/ratios.js out/bench-generality/*.json",
+  ],
   loader: ["node packages/loader/dist/bench/plan.js", "node packages/loader/dist/bench/io.js --tokens 200"],
   "loader-replay": [
     "npx colink profile --model data/models/tiny-relu-llama --corpus data/corpus/fortunes-sample.txt --out out/loader/real.arrow",
