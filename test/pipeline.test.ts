@@ -131,6 +131,38 @@ describe("colink pipeline", () => {
     expect(existsSync(path.join(out, "from-file"))).toBe(false);
   }, RUN_MS);
 
+  it("--tokenizer profiles through a tokenizer.json, and a changed tokenizer redoes the profile", () => {
+    const tok = path.join(out, "tokenizer.json");
+    // a word-level vocabulary inside the bundled model's 256 ids (unknown words: id 0)
+    const vocab: Record<string, number> = { "[UNK]": 0 };
+    for (const w of "the a to of and you is in it that be for your not are with have this will on".split(" ")) vocab[w] = Object.keys(vocab).length;
+    const unk = { id: 0, content: "[UNK]", single_word: false, lstrip: false, rstrip: false, normalized: false, special: true };
+    const tokenizer = (v: Record<string, number>) => ({
+      version: "1.0",
+      truncation: null,
+      padding: null,
+      added_tokens: [unk],
+      normalizer: { type: "Lowercase" },
+      pre_tokenizer: { type: "Whitespace" },
+      post_processor: null,
+      decoder: null,
+      model: { type: "WordLevel", vocab: v, unk_token: "[UNK]" },
+    });
+    writeFileSync(tok, JSON.stringify(tokenizer(vocab)));
+    const profileManifest = (name: string) => {
+      const dir = readdirSync(path.join(out, name, "stages")).find((d) => d.startsWith("profile-")) as string;
+      return JSON.parse(readFileSync(path.join(out, name, "stages", dir, "manifest.json"), "utf8"));
+    };
+    const r = colink(["pipeline", "--out", out, "--name", "tok", ...SMALL, "--tokenizer", tok, "--methods", "identity,neuralink"]);
+    expect(r.status).toBe(0);
+    expect(profileManifest("tok").result.tokenizer).toMatch(/^tokenizer\.json sha256:[0-9a-f]{64}$/);
+    expect(summaryOf("tok").status).toBe("ok");
+    writeFileSync(tok, JSON.stringify(tokenizer({ ...vocab, fortune: 200 })));
+    const again = colink(["pipeline", "--out", out, "--name", "tok", ...SMALL, "--tokenizer", tok, "--methods", "identity,neuralink"]);
+    expect(again.status).toBe(0);
+    expect(cachedSet(summaryOf("tok")).profile).toBe(false);
+  }, 2 * RUN_MS);
+
   it("a bad config fails with one line and exit 1", () => {
     const cfg = path.join(out, "bad.json");
     writeFileSync(cfg, JSON.stringify({ cacheFraction: 2 }));

@@ -13,6 +13,10 @@ export const pipelineCommand: CommandModule = {
       .option("config", { type: "string", describe: "JSON file with pipeline settings (docs/pipeline.md); flags override it" })
       .option("model", { type: "string", describe: "Model directory (config.json + safetensors) [default: data/models/tiny-relu-llama]" })
       .option("corpus", { type: "string", describe: "Text corpus to profile on [default: data/corpus/fortunes-sample.txt]" })
+      .option("tokenizer", {
+        type: "string",
+        describe: "bytes, or a tokenizer.json [default: the model's tokenizer.json; bytes for a 256-token vocabulary without one]",
+      })
       .option("device", { type: "string", describe: "Device profile: ufs31, ufs40, nvme or a profile JSON file [default: ufs40]" })
       .option("dtype", { type: "string", describe: "Dtype of the packed FFN bundles: f32, f16, bf16, q8_0, q4_0 [default: f16]" })
       .option("method", { type: "string", describe: "Placement method to pack and verify [default: colink]" })
@@ -39,6 +43,7 @@ export const pipelineCommand: CommandModule = {
       {
         model: a.model,
         corpus: a.corpus,
+        tokenizer: a.tokenizer,
         device: a.device,
         dtype: a.dtype,
         method: a.method,

@@ -41,5 +41,15 @@ describe("pipeline config", () => {
     expect(() => resolveConfig({}, { methods: "identity,magic" })).toThrow(/unknown method "magic"/);
     expect(() => resolveConfig({}, { device: "floppy" })).toThrow(/device must be one of/);
     expect(() => resolveConfig({}, { model: path.join(dir, "nope") })).toThrow(/no config.json/);
+    expect(() => resolveConfig({}, { tokenizer: path.join(dir, "nope.json") })).toThrow(/tokenizer .*nope\.json: no such file/);
+  });
+
+  it("tokenizer: the profiler's default, bytes, or a file (relative to the config file)", async () => {
+    expect(resolveConfig({}, {}).tokenizer).toBe("");
+    expect(resolveConfig({}, { tokenizer: "bytes" }).tokenizer).toBe("bytes");
+    writeFileSync(path.join(dir, "tok.json"), "{}");
+    const file = path.join(dir, "with-tok.json");
+    writeFileSync(file, JSON.stringify({ tokenizer: "tok.json" }));
+    expect(resolveConfig(await readConfigFile(file), {}).tokenizer).toBe(path.join(dir, "tok.json"));
   });
 });

@@ -18,6 +18,8 @@ export interface PipelineConfig {
   model: string;
   /** Text corpus to profile on. */
   corpus: string;
+  /** How the corpus becomes token ids: "bytes", a tokenizer.json file, or "" for the profiler's default. */
+  tokenizer: string;
   /** Device profile name (ufs31, ufs40, nvme) or a profile JSON file. */
   device: string;
   /** Dtype the FFN bundles are stored in. */
@@ -55,6 +57,7 @@ export function defaultConfig(): PipelineConfig {
   return {
     model: path.join(root, "data/models/tiny-relu-llama"),
     corpus: path.join(root, "data/corpus/fortunes-sample.txt"),
+    tokenizer: "",
     device: "ufs40",
     dtype: "f16",
     method: "colink",
@@ -73,6 +76,7 @@ export function defaultConfig(): PipelineConfig {
 const KEYS: Record<keyof PipelineConfig, "string" | "number" | "array"> = {
   model: "string",
   corpus: "string",
+  tokenizer: "string",
   device: "string",
   dtype: "string",
   method: "string",
@@ -101,8 +105,11 @@ export async function readConfigFile(file: string): Promise<Partial<PipelineConf
       fail("BAD_FORMAT", `${file}: unknown field "${k}"; expected one of ${Object.keys(KEYS).join(", ")}`, file);
     const ok = kind === "array" ? Array.isArray(v) || typeof v === "string" : typeof v === kind;
     if (!ok) fail("BAD_FORMAT", `${file}: field "${k}" must be a ${kind}, got ${JSON.stringify(v)}`, file);
-    // a device given as a profile file (not a built-in name) is a path too
-    const isPath = PATH_KEYS.has(k as keyof PipelineConfig) || (k === "device" && /[./\\]/.test(v as string));
+    // a device given as a profile file (not a built-in name) is a path too, and so is a tokenizer file
+    const isPath =
+      PATH_KEYS.has(k as keyof PipelineConfig) ||
+      (k === "device" && /[./\\]/.test(v as string)) ||
+      (k === "tokenizer" && v !== "bytes" && v !== "");
     out[k] = isPath ? path.resolve(dir, v as string) : v;
   }
   return out as Partial<PipelineConfig>;
@@ -122,7 +129,8 @@ export function resolveConfig(file: Partial<PipelineConfig>, flags: Partial<Reco
   const merged: Record<string, unknown> = { ...defaultConfig(), ...file };
   for (const [k, v] of Object.entries(flags)) {
     if (v === undefined || !(k in KEYS)) continue;
-    merged[k] = PATH_KEYS.has(k as keyof PipelineConfig) ? path.resolve(String(v)) : v;
+    const isPath = PATH_KEYS.has(k as keyof PipelineConfig) || (k === "tokenizer" && v !== "bytes" && v !== "");
+    merged[k] = isPath ? path.resolve(String(v)) : v;
   }
   return validateConfig(merged, where);
 }
@@ -159,9 +167,14 @@ export function validateConfig(c: Record<string, unknown>, where: string): Pipel
   if (!fs.existsSync(path.join(model, "config.json")))
     throw new ColinkError("NOT_FOUND", `${where}: model ${model}: no config.json there (expected a Hugging Face model directory)`, model);
   if (!fs.existsSync(corpus)) throw new ColinkError("NOT_FOUND", `${where}: corpus ${corpus}: no such file`, corpus);
+  if (typeof c.tokenizer !== "string") bad("tokenizer", '"bytes" or a tokenizer.json file');
+  const tokenizer = c.tokenizer as string;
+  if (tokenizer !== "" && tokenizer !== "bytes" && !fs.existsSync(tokenizer))
+    throw new ColinkError("NOT_FOUND", `${where}: tokenizer ${tokenizer}: no such file (expected "bytes" or a tokenizer.json)`, tokenizer);
   return {
     model,
     corpus,
+    tokenizer,
     device,
     dtype: dtype as PipelineConfig["dtype"],
     method: method as PipelineConfig["method"],

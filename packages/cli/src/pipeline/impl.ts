@@ -198,12 +198,19 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
 
   const prof = await runner.run({
     stage: "profile",
-    inputs: { ...modelDigests, corpus: await runner.fileDigest(c.corpus), code: code.profile },
+    inputs: {
+      ...modelDigests,
+      corpus: await runner.fileDigest(c.corpus),
+      // a tokenizer file by its bytes; "bytes" and the default (the model's tokenizer.json, among the model files) by name
+      tokenizer: c.tokenizer === "" || c.tokenizer === "bytes" ? c.tokenizer || "default" : await runner.fileDigest(c.tokenizer),
+      code: code.profile,
+    },
     params: { seqLen: c.seqLen, maxTokens: c.maxTokens, holdout: c.holdout, seed: c.seed },
     async run(dir) {
       const result = await stages.profile({
         model: c.model,
         corpus: c.corpus,
+        tokenizer: c.tokenizer,
         out: path.join(dir, "traces.arrow"),
         seqLen: c.seqLen,
         maxTokens: c.maxTokens,

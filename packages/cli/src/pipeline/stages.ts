@@ -12,6 +12,8 @@ import { type ProfileResult, profileModel } from "@colink/profiler";
 export interface ProfileOptions {
   model: string;
   corpus: string;
+  /** "bytes", a tokenizer.json path, or "" for the profiler's default. */
+  tokenizer: string;
   out: string;
   seqLen: number;
   maxTokens: number;
@@ -24,6 +26,7 @@ export async function profile(o: ProfileOptions): Promise<ProfileResult> {
   return profileModel({
     model: o.model,
     corpus: [o.corpus],
+    tokenizer: o.tokenizer === "" ? undefined : o.tokenizer,
     out: o.out,
     seqLen: o.seqLen,
     maxTokens: o.maxTokens > 0 ? o.maxTokens : undefined,
