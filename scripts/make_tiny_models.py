@@ -14,10 +14,10 @@ model.safetensors (HF tensor names):
 - llama-medium-f16 (--medium): LlamaForCausalLM, ReLU, d 2048, FFN 5504, 16 heads, 6 layers,
   F16 (0.3 B parameters: 1.2 GB as float32, above the profiler's 1 GiB weight cache, so it streams)
 """
+import argparse
 import json
 import os
 import struct
-import sys
 
 import numpy as np
 
@@ -117,10 +117,14 @@ def llama(rng, arch, act, kv, d=32, f=80, L=2, H=4, V=64):
 
 
 def main():
-    out = sys.argv[1]
-    seed = int(sys.argv[sys.argv.index("--seed") + 1]) if "--seed" in sys.argv else 0
-    rng = np.random.default_rng(seed)
-    if "--medium" in sys.argv:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("out", metavar="OUT_DIR", help="directory to write the model directories into")
+    ap.add_argument("--seed", type=int, default=0, help="seed of the random weights (default 0)")
+    ap.add_argument("--medium", action="store_true", help="write only llama-medium-f16")
+    args = ap.parse_args()
+    out = args.out
+    rng = np.random.default_rng(args.seed)
+    if args.medium:
         cfg, w = llama(rng, "LlamaForCausalLM", "relu", 16, d=2048, f=5504, L=6, H=16, V=256)
         save(os.path.join(out, "llama-medium-f16"), cfg, w, "F16")
         return
