@@ -34,6 +34,10 @@ describe("colink profile and trace", () => {
     const pr = JSON.parse(p.stdout);
     expect(pr).toMatchObject({ tokens: 640, sequences: 10, droppedTokens: 0, layers: 4, neurons: 768 });
     expect(pr.activeFraction).toHaveLength(4);
+    // the trace records the model's fp16 bundle (3 x 192 x 2 B), which place then assumes
+    const placed = colink(["place", "-t", trace, "-m", "frequency", "-o", path.join(dir, "p.json"), "--json", "--quiet"]);
+    expect(placed.status).toBe(0);
+    expect(JSON.parse(placed.stdout)).toMatchObject({ bundleBytes: 1152, bundleBytesFrom: "trace" });
 
     const s = colink(["trace", "stats", trace, "--json"]);
     expect(s.status).toBe(0);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { ColinkError } from "./errors.js";
-import { ffnParts, modelSpecFromConfig } from "./model.js";
+import { bundleBytesOf, ffnParts, modelSpecFromConfig } from "./model.js";
 
 const llama = {
   architectures: ["LlamaForCausalLM"],
@@ -81,5 +81,16 @@ describe("ffnParts", () => {
       ["fc2", "model.decoder.layers.1.fc2.weight", "column", 64],
     ]);
     expect(() => ffnParts(s, 4)).toThrow(/layer 4 is out of range/);
+  });
+
+  it("bundle bytes follow the family and dtype (Llama: gate + up + down; OPT: fc1 + bias + fc2)", () => {
+    const l7 = modelSpecFromConfig({ architectures: ["LlamaForCausalLM"], hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32, vocab_size: 32000, max_position_embeddings: 4096 }, "l7");
+    expect(bundleBytesOf(l7, "f16")).toBe(3 * 4096 * 2); // 24 KiB, Llama-2-7B
+    expect(bundleBytesOf(l7, "f32")).toBe(3 * 4096 * 4);
+    expect(bundleBytesOf(l7, "q4_0")).toBe(((3 * 4096) / 32) * 18);
+    const opt = { architectures: ["OPTForCausalLM"], hidden_size: 4096, ffn_dim: 16384, num_hidden_layers: 32, num_attention_heads: 32, vocab_size: 50272, max_position_embeddings: 2048 };
+    expect(bundleBytesOf(modelSpecFromConfig(opt, "opt"), "f16")).toBe(2 * 4096 * 2 + 2);
+    expect(bundleBytesOf(modelSpecFromConfig(opt, "opt"), "q8_0")).toBe(((2 * 4096) / 32) * 34 + 4); // the bias stays f32
+    expect(bundleBytesOf(modelSpecFromConfig({ ...opt, enable_bias: false }, "opt"), "f16")).toBe(2 * 4096 * 2);
   });
 });

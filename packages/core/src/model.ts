@@ -6,7 +6,8 @@
  */
 import * as path from "node:path";
 import { fail } from "./errors.js";
-import type { ModelFamily } from "./image/types.js";
+import { isQuantized, storedBytes } from "./image/format.js";
+import type { ModelFamily, StoredDtype } from "./image/types.js";
 
 export type Activation = "relu" | "silu" | "gelu" | "gelu_new" | "gelu_pytorch_tanh";
 
@@ -182,4 +183,19 @@ export function ffnParts(spec: ModelSpec, layer: number): FfnPart[] {
   if (spec.enableBias) parts.push({ name: "fc1_bias", tensor: `${p}fc1.bias`, layout: "element", elements: 1 });
   parts.push({ name: "fc2", tensor: `${p}fc2.weight`, layout: "column", elements: d });
   return parts;
+}
+
+/**
+ * The dtype a bundle part is stored in under `--dtype dtype`: a bias is one value
+ * per neuron, which a 32-value quantisation block cannot hold, so it stays f32.
+ */
+export function partDtype(part: FfnPart, dtype: StoredDtype): StoredDtype {
+  return part.layout === "element" && isQuantized(dtype) ? "f32" : dtype;
+}
+
+/** Bytes of one FFN neuron's bundle stored in `dtype`: what `colink pack --dtype` writes. */
+export function bundleBytesOf(spec: ModelSpec, dtype: StoredDtype): number {
+  let bytes = 0;
+  for (const p of ffnParts(spec, 0)) bytes += storedBytes(partDtype(p, dtype), p.elements, `${p.name} part`);
+  return bytes;
 }

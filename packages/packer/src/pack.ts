@@ -26,10 +26,10 @@ import {
   type ImageIndexInput,
   type ImageLayerInfo,
   type ImageTensorInfo,
-  isQuantized,
   isStoredDtype,
   modelSpecFromConfig,
   type ModelSpec,
+  partDtype,
   type Placement,
   readPlacement,
   sha256,
@@ -179,13 +179,12 @@ function planLayer(ckpt: Checkpoint, spec: ModelSpec, layer: number, dtype: Stor
     const want = p.layout === "row" ? [n, d] : p.layout === "column" ? [d, n] : [n];
     if (t.shape.length !== want.length || t.shape.some((v, i) => v !== want[i]))
       fail("MISMATCH", `tensor "${p.tensor}" has shape [${t.shape.join(", ")}], expected [${want.join(", ")}] (ffn ${n}, hidden ${d})`, t.file);
-    // A bias is one value per neuron: a 32-value quantisation block cannot hold it, so it stays f32.
-    const partDtype: StoredDtype = p.layout === "element" && isQuantized(dtype) ? "f32" : dtype;
-    const bytes = storedBytes(partDtype, p.elements, `tensor "${p.tensor}" (${p.name} part, --dtype ${dtype})`);
+    const stored = partDtype(p, dtype);
+    const bytes = storedBytes(stored, p.elements, `tensor "${p.tensor}" (${p.name} part, --dtype ${dtype})`);
     const part = {
       name: p.name,
       tensor: p.tensor,
-      dtype: partDtype,
+      dtype: stored,
       elements: p.elements,
       offset: at,
       bytes,

@@ -8,19 +8,19 @@ import { bundleBytesFromMeta, bundleBytesFromModel, DEFAULT_BUNDLE_BYTES, openTr
 describe("bundle size defaults", () => {
   it("derives fp16 bundles from a model's config.json", async () => {
     const dir = mkdtempSync(path.join(tmpdir(), "colink-model-"));
-    writeFileSync(path.join(dir, "config.json"), JSON.stringify({ model_type: "llama", hidden_size: 4096 }));
+    const common = { hidden_size: 4096, num_hidden_layers: 32, num_attention_heads: 32, vocab_size: 32000, max_position_embeddings: 2048 };
+    writeFileSync(path.join(dir, "config.json"), JSON.stringify({ architectures: ["LlamaForCausalLM"], intermediate_size: 11008, ...common }));
     expect(await bundleBytesFromModel(dir)).toBe(24576);
-    writeFileSync(path.join(dir, "config.json"), JSON.stringify({ model_type: "opt", hidden_size: 4096 }));
+    writeFileSync(path.join(dir, "config.json"), JSON.stringify({ architectures: ["OPTForCausalLM"], ffn_dim: 16384, ...common }));
     expect(await bundleBytesFromModel(dir)).toBe((2 * 4096 + 1) * 2);
-    writeFileSync(path.join(dir, "config.json"), JSON.stringify({ model_type: "llama" }));
+    writeFileSync(path.join(dir, "config.json"), JSON.stringify({ architectures: ["LlamaForCausalLM"] }));
     await expect(bundleBytesFromModel(dir)).rejects.toThrow(ColinkError);
   });
 
   it("uses the trace's metadata, else 24 KiB", () => {
     const meta = { extra: {} } as unknown as TraceMeta;
     expect(bundleBytesFromMeta(meta)).toEqual({ bytes: DEFAULT_BUNDLE_BYTES, from: "default (Llama-2-7B fp16)" });
-    expect(bundleBytesFromMeta({ ...meta, extra: { bundleBytes: 1152 } }).bytes).toBe(1152);
-    expect(bundleBytesFromMeta({ ...meta, extra: { hiddenSize: 192 } }).bytes).toBe(1152);
+    expect(bundleBytesFromMeta({ ...meta, extra: { bundleBytes: 1152 } })).toEqual({ bytes: 1152, from: "trace" });
   });
 });
 

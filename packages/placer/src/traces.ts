@@ -4,7 +4,7 @@
  * layer can be handed to a worker thread on its own).
  */
 import * as path from "node:path";
-import { ColinkError, fail, readJsonFile, type TraceChunk, TraceReader, type TraceMeta } from "@colink/core";
+import { bundleBytesOf, ColinkError, fail, modelSpecFromConfig, readJsonFile, type TraceChunk, TraceReader, type TraceMeta } from "@colink/core";
 import type { LayerTokens } from "./cooccur.js";
 
 export interface TraceSet {
@@ -34,35 +34,22 @@ export async function openTraceSet(files: string[]): Promise<TraceSet> {
 }
 
 /**
- * Bundle bytes to assume when none is given: what the trace says (synthetic traces
- * record it; profiled ones record the hidden size: Llama bundles are 3 x hidden x 2 B
- * in fp16), else 24 KiB, Llama-2-7B's fp16 bundle.
+ * Bundle bytes to assume when none is given: what the trace records (synthetic
+ * traces their shape's bundle, profiled ones the model's fp16 bundle), else 24 KiB,
+ * Llama-2-7B's fp16 bundle (traces imported from .npy carry no model).
  */
 export const DEFAULT_BUNDLE_BYTES = 3 * 4096 * 2;
 
 export function bundleBytesFromMeta(meta: TraceMeta): { bytes: number; from: string } {
   const extra = (meta.extra ?? {}) as Record<string, unknown>;
   if (typeof extra.bundleBytes === "number" && extra.bundleBytes > 0) return { bytes: extra.bundleBytes, from: "trace" };
-  const hidden = extra.hiddenSize ?? extra.hidden_size ?? (extra.config as Record<string, unknown> | undefined)?.hidden_size;
-  if (typeof hidden === "number" && hidden > 0) {
-    const opt = String(extra.family ?? extra.model_type ?? "").startsWith("opt");
-    return { bytes: opt ? (2 * hidden + 1) * 2 : 3 * hidden * 2, from: "model shape" };
-  }
   return { bytes: DEFAULT_BUNDLE_BYTES, from: "default (Llama-2-7B fp16)" };
 }
 
-/**
- * Bundle bytes of a model directory's FFN neuron in fp16, from its config.json:
- * Llama family (gate row + up row + down column) 3 x hidden x 2 B; OPT family
- * (fc1 row + bias + fc2 column) (2 x hidden + 1) x 2 B.
- */
+/** Bytes of a model directory's FFN neuron bundle in fp16 (core bundleBytesOf), from its config.json. */
 export async function bundleBytesFromModel(dir: string): Promise<number> {
   const file = path.join(dir, "config.json");
-  const cfg = (await readJsonFile(file)) as Record<string, unknown>;
-  const hidden = cfg.hidden_size ?? cfg.d_model;
-  if (typeof hidden !== "number" || !(hidden > 0))
-    fail("BAD_FORMAT", `${file}: field "hidden_size" must be a positive number, got ${JSON.stringify(hidden)}`, file);
-  return String(cfg.model_type ?? "") === "opt" ? (2 * hidden + 1) * 2 : 3 * hidden * 2;
+  return bundleBytesOf(modelSpecFromConfig((await readJsonFile(file)) as Record<string, unknown>, file), "f16");
 }
 
 /**

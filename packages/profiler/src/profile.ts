@@ -6,6 +6,7 @@
 import * as fs from "node:fs/promises";
 import * as path from "node:path";
 import {
+  bundleBytesOf,
   Checkpoint,
   fail,
   holdoutSplit,
@@ -177,7 +178,8 @@ export async function profileModel(o: ProfileOptions): Promise<ProfileResult> {
       holdout,
       seed,
       source: "profile",
-      extra: { architecture: spec.architecture, tokenizer, droppedTokens: dropped },
+      // bundleBytes: the fp16 bundle, what `colink place` assumes without --bundle-bytes
+      extra: { architecture: spec.architecture, family: spec.family, hiddenSize: spec.hidden, bundleBytes: bundleBytesOf(spec, "f16"), tokenizer, droppedTokens: dropped },
     });
 
     for (let s0 = 0; s0 < sequences; s0 += batch) {

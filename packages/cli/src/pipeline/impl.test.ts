@@ -1,19 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { defaultConfig } from "./config.js";
-import { type PipelineSummary, SUMMARY_FORMAT, bundleBytesFor, extractTotals, summaryText } from "./impl.js";
+import { type PipelineSummary, SUMMARY_FORMAT, extractTotals, summaryText } from "./impl.js";
 
 describe("pipeline helpers", () => {
-  it("bundle bytes follow the family and dtype (Llama: gate + up + down; OPT: fc1 + bias + fc2)", () => {
-    const llama = { architectures: ["LlamaForCausalLM"], hidden_size: 4096, intermediate_size: 11008, num_hidden_layers: 32, num_attention_heads: 32, vocab_size: 32000, max_position_embeddings: 4096 };
-    expect(bundleBytesFor(llama, "f16")).toBe(3 * 4096 * 2); // 24 KiB, Llama-2-7B
-    expect(bundleBytesFor(llama, "f32")).toBe(3 * 4096 * 4);
-    expect(bundleBytesFor(llama, "q4_0")).toBe(((3 * 4096) / 32) * 18);
-    const opt = { architectures: ["OPTForCausalLM"], hidden_size: 4096, ffn_dim: 16384, num_hidden_layers: 32, num_attention_heads: 32, vocab_size: 50272, max_position_embeddings: 2048 };
-    expect(bundleBytesFor(opt, "f16")).toBe(2 * 4096 * 2 + 2);
-    expect(bundleBytesFor(opt, "q8_0")).toBe(((2 * 4096) / 32) * 34 + 4); // the bias stays f32
-    expect(() => bundleBytesFor({}, "f16")).toThrow(/architectures/);
-  });
-
   it("finds the loader's totals (means of distributions) in a replay result", () => {
     const dist = (mean: number) => ({ mean, p50: mean, p99: mean });
     const t = extractTotals({

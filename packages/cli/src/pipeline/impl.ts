@@ -13,13 +13,10 @@ import * as path from "node:path";
 import {
   type CommonArgs,
   ColinkError,
-  type StoredDtype,
   budgetForFraction,
-  ffnParts,
+  bundleBytesOf,
   fromSystemError,
-  isQuantized,
   modelSpecFromConfig,
-  storedBytes,
   holdoutSplit,
   isColinkError,
   readJsonFile,
@@ -66,22 +63,6 @@ export interface PipelineSummary {
   stages: { stage: string; digest: string; cached: boolean; seconds: number }[];
   cached_stages: number;
   seconds: number;
-}
-
-/**
- * Bytes of one neuron bundle for a dtype, from the model's config.json, before the
- * image exists (the placer plans with it): the sum of the stored sizes of the bundle
- * parts (core ffnParts), with the packer's rule that a bias stays f32 under a
- * quantised dtype. The image's own value is used for everything after packing.
- */
-export function bundleBytesFor(config: Record<string, unknown>, dtype: StoredDtype, file = "config.json"): number {
-  const spec = modelSpecFromConfig(config, file);
-  let bytes = 0;
-  for (const p of ffnParts(spec, 0)) {
-    const partDtype: StoredDtype = p.layout === "element" && isQuantized(dtype) ? "f32" : dtype;
-    bytes += storedBytes(partDtype, p.elements, `${file}: ${p.name} part`);
-  }
-  return bytes;
 }
 
 /** Finds the loader's per-token totals in a replay result, whatever nesting it uses. */
@@ -224,7 +205,8 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
   const traces = outputPath(prof, "traces.arrow");
   const tracesDigest = prof.outputs["traces.arrow"].sha256;
   const meta = await readTraceMeta(traces);
-  const bundleEstimate = bundleBytesFor(modelConfig, c.dtype, path.join(c.model, "config.json"));
+  // the bundle size the placer plans with, before the image exists (the image's own value is used after packing)
+  const bundleEstimate = bundleBytesOf(modelSpecFromConfig(modelConfig, path.join(c.model, "config.json")), c.dtype);
 
   const placed: Record<string, { file: string; digest: string }> = {};
   for (const method of c.methods) {
