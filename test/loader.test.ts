@@ -6,11 +6,13 @@ import { copyFileSync, existsSync, readFileSync, truncateSync, writeFileSync } f
 import * as path from "node:path";
 import {
   Checkpoint,
+  cacheSize,
   cacheSpecForPolicy,
   crc32c,
   DEVICE_PROFILES,
   decodeToF32,
   encodeF32,
+  NO_CACHE,
   parseNpyHeader,
   readImageInfo,
   simulateTraceFiles,
@@ -198,6 +200,23 @@ describe("Loader on packed images", () => {
       expect(typeof j.ratios[k]).toBe("number");
     }
     expect(j.checked).toBe("model");
+    // Without --cache-mib the loader serves what the image declares: each layer's
+    // declared cache exactly, as the cost model replays it
+    const declared = colink(["replay", "--image", img("placed"), "--traces", traces, "--json"]);
+    expect(declared.status, declared.stderr).toBe(0);
+    const dj = JSON.parse(declared.stdout);
+    const size = Math.max(...info.layers.map((l) => (l.cache ? cacheSize(l.cache) : 0)));
+    expect(size).toBeGreaterThan(0);
+    expect(dj.cache_bytes).toBe(LAYERS * size * info.layers[0].bundleBytes);
+    const simDeclared = await simulateTraceFiles(
+      [traces],
+      info.layers.map((l) => ({ order: l.idAt, cache: l.cache ?? NO_CACHE })),
+      DEVICE_PROFILES.ufs40,
+      info.layers[0].bundleBytes,
+      1,
+    );
+    expect(dj.images[0].reads_per_token).toEqual(simDeclared.reads_per_token);
+    expect(dj.images[0].hit_rate).toEqual(simDeclared.hit_rate);
     const text = colink(["replay", "--image", img("f16"), "--traces", traces]);
     expect(text.status, text.stderr).toBe(0);
     expect(text.stdout).toMatch(/requests/);

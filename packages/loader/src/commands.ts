@@ -41,7 +41,10 @@ const replayCommand: CommandModule = {
       .option("image", { type: "string", array: true, describe: "A .colink image; give two to compare them side by side", demandOption: true })
       .option("traces", { alias: "t", type: "string", describe: "Activation traces (.arrow) of the same model", demandOption: true })
       .option("device", { alias: "d", type: "string", default: "ufs40", describe: "Device profile: ufs31, ufs40, nvme, or a profile JSON file" })
-      .option("cache-mib", { type: "number", default: 0, describe: "DRAM cache budget in MiB for all layers (split evenly across layers)" })
+      .option("cache-mib", {
+        type: "number",
+        describe: "DRAM cache budget in MiB for all layers, split evenly across them (default: what the image declares; 0 if it declares none)",
+      })
       .option("policy", {
         choices: ["declared", "lru", "pin", "none"],
         default: "declared",
@@ -58,7 +61,7 @@ const replayCommand: CommandModule = {
       image: string[];
       traces: string;
       device: string;
-      cacheMib: number;
+      cacheMib?: number;
       policy: "declared" | "lru" | "pin" | "none";
       split: "heldout" | "fit" | "all";
       maxTokens?: number;

@@ -1,12 +1,13 @@
 /** `colink replay`: option handling and the text report around replay(). */
-import { type CachePolicy, type CommonArgs, fail, note, progress, readTraceMeta, report, table } from "@colink/core";
+import { type CachePolicy, type CommonArgs, cacheSize, fail, note, progress, readImageInfo, readTraceMeta, report, table } from "@colink/core";
 import { type ReplayResult, replay } from "./replay.js";
 
 export interface ReplayArgs extends CommonArgs {
   image: string[];
   traces: string;
   device: string;
-  cacheMib: number;
+  /** Budget for all layers; undefined: what the images declare (declaredCacheBytes). */
+  cacheMib?: number;
   policy: CachePolicy;
   split: "heldout" | "fit" | "all";
   maxTokens?: number;
@@ -45,8 +46,24 @@ export function replayText(r: ReplayResult): string {
   return `${head}\ndevice ${r.device}, cache ${(r.cache_bytes / 2 ** 20).toFixed(2)} MiB (${r.policy}), ${r.split} tokens\n\n${table(header, rows)}`;
 }
 
+/**
+ * The smallest byte budget that, split evenly across layers as the loader splits it,
+ * holds every layer's declared cache of every image (0 when none declares one), so
+ * that images compared side by side get the same budget.
+ */
+export async function declaredCacheBytes(images: string[]): Promise<number> {
+  let total = 0;
+  for (const image of images) {
+    const info = await readImageInfo(image);
+    let perLayer = 0;
+    for (const l of info.layers) if (l.cache) perLayer = Math.max(perLayer, cacheSize(l.cache) * l.bundleBytes);
+    total = Math.max(total, perLayer * info.layers.length);
+  }
+  return total;
+}
+
 export async function replayCli(a: ReplayArgs): Promise<void> {
-  if (!(a.cacheMib >= 0)) fail("BAD_ARGUMENT", `--cache-mib must be a number >= 0, got ${a.cacheMib}`);
+  if (a.cacheMib !== undefined && !(a.cacheMib >= 0)) fail("BAD_ARGUMENT", `--cache-mib must be a number >= 0, got ${a.cacheMib}`);
   if (a.maxTokens !== undefined && !(Number.isInteger(a.maxTokens) && a.maxTokens > 0))
     fail("BAD_ARGUMENT", `--max-tokens must be an integer > 0, got ${a.maxTokens}`);
   const images = Array.isArray(a.image) ? a.image : [a.image];
@@ -54,11 +71,14 @@ export async function replayCli(a: ReplayArgs): Promise<void> {
   const meta = await readTraceMeta(a.traces);
   const perImage = a.split === "all" ? meta.tokens : Math.round(meta.tokens * (a.split === "fit" ? 1 - meta.holdout : meta.holdout));
   const bar = progress({ label: "replay", total: Math.min(a.maxTokens ?? perImage, perImage) * images.length, unit: "tok", quiet: a.quiet });
+  const cacheBytes = a.cacheMib === undefined ? await declaredCacheBytes(images) : Math.floor(a.cacheMib * 2 ** 20);
+  if (a.cacheMib === undefined && cacheBytes > 0)
+    note(a, `cache: ${(cacheBytes / 2 ** 20).toFixed(3)} MiB for all layers, what the image declares (--cache-mib sets another budget)`);
   const r = await replay({
     images,
     traces: a.traces,
     device: a.device,
-    cacheBytes: Math.floor(a.cacheMib * 2 ** 20),
+    cacheBytes,
     policy: a.policy,
     split: a.split === "fit" ? 0 : a.split === "all" ? "all" : 1,
     maxTokens: a.maxTokens,
