@@ -2,7 +2,7 @@ import * as fs from "node:fs/promises";
 import * as os from "node:os";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
-import { ColinkError, TraceReader, writeNpy } from "@colink/core";
+import { ColinkError, readTraceMeta, TraceReader, writeNpy } from "@colink/core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { profileModel } from "./profile.js";
 import { exportMasks, importMasks, traceStats } from "./tracetools.js";
@@ -36,6 +36,9 @@ describe("profileModel", () => {
     expect(r).toMatchObject({ tokens: 384, sequences: 6, droppedTokens: 5, layers: 4, neurons: 768, tokenizer: "bytes", heldOutSequences: 2 });
     expect(notes.join("\n")).toMatch(/no tokenizer\.json and a vocabulary of 256: reading the corpus as bytes/);
     expect(notes.join("\n")).toMatch(/dropped the last 5 tokens/);
+    expect(notes.join("\n")).not.toMatch(/marks nearly every neuron active/);
+    // the trace records the fp16 bundle place assumes: gate + up + down rows of 192
+    expect((await readTraceMeta(out)).extra).toMatchObject({ family: "llama", hiddenSize: 192, bundleBytes: 3 * 192 * 2 });
     // ReLU model: layer 0 fires more than later layers (about 20% vs 7-9%).
     expect(r.activeFraction[0]).toBeGreaterThan(0.1);
     expect(r.activeFraction[3]).toBeLessThan(r.activeFraction[0]);
@@ -72,6 +75,18 @@ describe("profileModel", () => {
     expect(Buffer.compare(await fs.readFile(npy), await fs.readFile(npy2))).toBe(0);
     const s2 = await traceStats(back);
     expect(s2.perLayer.map((l) => l.activeFraction)).toEqual(s.perLayer.map((l) => l.activeFraction));
+  });
+
+  it("says when nonzero marks nearly every neuron of a non-ReLU model active", async () => {
+    const silu = path.join(dir, "silu");
+    await fs.mkdir(silu);
+    const config = JSON.parse(await fs.readFile(path.join(model, "config.json"), "utf8"));
+    await fs.writeFile(path.join(silu, "config.json"), JSON.stringify({ ...config, hidden_act: "silu" }));
+    await fs.copyFile(path.join(model, "model.safetensors"), path.join(silu, "model.safetensors"));
+    const notes: string[] = [];
+    const r = await profileModel({ model: silu, corpus: [corpus], out: path.join(dir, "silu.arrow"), seqLen: 32, maxTokens: 64, note: (m) => notes.push(m) });
+    expect(notes.join("\n")).toMatch(/uses silu, .* marks nearly every neuron active; for a sparse trace use --activation threshold/);
+    expect(Math.min(...r.activeFraction)).toBeGreaterThan(0.99);
   });
 
   it("calibrates target-sparsity per layer and records the taus", async () => {

@@ -149,6 +149,10 @@ export async function profileModel(o: ProfileOptions): Promise<ProfileResult> {
       fail("BAD_ARGUMENT", `${source}: ${ids.length} tokens, fewer than one sequence of --seq-len ${seqLen} (is the corpus empty?)`);
     for (const m of notes) say(m);
     if (dropped > 0) say(`colink: dropped the last ${dropped} tokens (a partial sequence of --seq-len ${seqLen})`);
+    if (rule === "nonzero" && spec.act !== "relu")
+      say(
+        `colink: ${spec.architecture} uses ${spec.act}, whose values are almost never exactly 0, so --activation nonzero marks nearly every neuron active; for a sparse trace use --activation threshold --tau T or target-sparsity --target F`,
+      );
     const split = holdoutSplit(sequences, holdout, seed);
     const used = ids.subarray(0, tokens);
     const batch = Math.max(1, Math.min(sequences, o.batch ?? Math.max(1, Math.floor(2048 / seqLen))));
