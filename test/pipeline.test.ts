@@ -163,6 +163,17 @@ describe("colink pipeline", () => {
     expect(cachedSet(summaryOf("tok")).profile).toBe(false);
   }, 2 * RUN_MS);
 
+  it("--activation target-sparsity profiles with the calibrated rule", () => {
+    const r = colink(["pipeline", "--out", out, "--name", "sparse", ...SMALL, "--activation", "target-sparsity", "--target", "0.05", "--methods", "identity,neuralink"]);
+    expect(r.status, r.stderr).toBe(0);
+    const dir = readdirSync(path.join(out, "sparse", "stages")).find((d) => d.startsWith("profile-")) as string;
+    const m = JSON.parse(readFileSync(path.join(out, "sparse", "stages", dir, "manifest.json"), "utf8"));
+    expect(m.params).toMatchObject({ activation: "target-sparsity", target: 0.05 });
+    expect(m.result.activation.rule).toBe("target-sparsity");
+    // calibrated on the first batch, so about 5% of (token, neuron) values on every layer
+    for (const f of m.result.activeFraction) expect(Math.abs(f - 0.05)).toBeLessThan(0.02);
+  }, RUN_MS);
+
   it("a bad config fails with one line and exit 1", () => {
     const cfg = path.join(out, "bad.json");
     writeFileSync(cfg, JSON.stringify({ cacheFraction: 2 }));

@@ -23,6 +23,12 @@ export const pipelineCommand: CommandModule = {
       .option("methods", { type: "string", describe: "Methods to compare, comma-separated; identity and neuralink always included [default: all]" })
       .option("cache-fraction", { type: "number", describe: "DRAM cache per layer as a fraction of its neurons, same for every method [default: 0.1]" })
       .option("holdout", { type: "number", describe: "Held-out fraction of sequences, used only for replay [default: 0.2]" })
+      .option("activation", {
+        type: "string",
+        describe: "Active FFN neurons: nonzero (ReLU models), threshold (|v| > --tau), target-sparsity (--target fraction) [default: nonzero]",
+      })
+      .option("tau", { type: "number", describe: "Threshold for --activation threshold" })
+      .option("target", { type: "number", describe: "Active fraction for --activation target-sparsity, e.g. 0.1" })
       .option("seq-len", { type: "number", describe: "Tokens per profiled sequence [default: 128]" })
       .option("max-tokens", { type: "number", describe: "Tokens profiled from the corpus, 0 = all [default: 16384]" })
       .option("seed", { type: "number", describe: "Seed of the fit/held-out split and randomised steps [default: 1]" })
@@ -50,6 +56,9 @@ export const pipelineCommand: CommandModule = {
         methods: a.methods,
         cacheFraction: a.cacheFraction,
         holdout: a.holdout,
+        activation: a.activation,
+        tau: a.tau,
+        target: a.target,
         seqLen: a.seqLen,
         maxTokens: a.maxTokens,
         seed: a.seed,

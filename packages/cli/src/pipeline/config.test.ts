@@ -44,6 +44,17 @@ describe("pipeline config", () => {
     expect(() => resolveConfig({}, { tokenizer: path.join(dir, "nope.json") })).toThrow(/tokenizer .*nope\.json: no such file/);
   });
 
+  it("activation rule: nonzero by default; threshold needs tau, target-sparsity a target", () => {
+    const d = resolveConfig({}, {});
+    expect([d.activation, d.tau, d.target]).toEqual(["nonzero", -1, -1]);
+    expect(resolveConfig({}, { activation: "threshold", tau: 0.05 })).toMatchObject({ activation: "threshold", tau: 0.05 });
+    expect(resolveConfig({}, { activation: "target-sparsity", target: 0.1 })).toMatchObject({ activation: "target-sparsity", target: 0.1 });
+    expect(() => resolveConfig({}, { activation: "threshold" })).toThrow(/activation threshold needs tau/);
+    expect(() => resolveConfig({}, { activation: "target-sparsity" })).toThrow(/activation target-sparsity needs target/);
+    expect(() => resolveConfig({}, { activation: "target-sparsity", target: 2 })).toThrow(/target must be a fraction in \(0, 1\]/);
+    expect(() => resolveConfig({}, { activation: "gelu" })).toThrow(/activation must be one of nonzero, threshold, target-sparsity/);
+  });
+
   it("tokenizer: the profiler's default, bytes, or a file (relative to the config file)", async () => {
     expect(resolveConfig({}, {}).tokenizer).toBe("");
     expect(resolveConfig({}, { tokenizer: "bytes" }).tokenizer).toBe("bytes");

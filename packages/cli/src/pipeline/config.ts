@@ -12,6 +12,7 @@ import { ColinkError, DEVICE_PROFILES, fail, readJsonFile } from "@colink/core";
 export const METHODS = ["identity", "frequency", "neuralink", "colink"] as const;
 export const DTYPES = ["f32", "f16", "bf16", "q8_0", "q4_0"] as const;
 export const BASELINES = ["identity", "frequency", "neuralink"] as const;
+export const ACTIVATIONS = ["nonzero", "threshold", "target-sparsity"] as const;
 
 export interface PipelineConfig {
   /** Model directory (config.json + *.safetensors). */
@@ -32,6 +33,12 @@ export interface PipelineConfig {
   cacheFraction: number;
   /** Held-out fraction of sequences (never used for fitting). */
   holdout: number;
+  /** Which FFN neurons count as active: nonzero (ReLU models), threshold (|v| > tau), target-sparsity. */
+  activation: (typeof ACTIVATIONS)[number];
+  /** threshold's tau (>= 0); -1 = not set. */
+  tau: number;
+  /** target-sparsity's active fraction, in (0, 1]; -1 = not set. */
+  target: number;
   /** Tokens per profiled sequence. */
   seqLen: number;
   /** Tokens profiled from the corpus (0 = whole corpus). */
@@ -64,6 +71,9 @@ export function defaultConfig(): PipelineConfig {
     methods: ["identity", "frequency", "neuralink", "colink"],
     cacheFraction: 0.1,
     holdout: 0.2,
+    activation: "nonzero",
+    tau: -1,
+    target: -1,
     seqLen: 128,
     maxTokens: 16384,
     seed: 1,
@@ -83,6 +93,9 @@ const KEYS: Record<keyof PipelineConfig, "string" | "number" | "array"> = {
   methods: "array",
   cacheFraction: "number",
   holdout: "number",
+  activation: "string",
+  tau: "number",
+  target: "number",
   seqLen: "number",
   maxTokens: "number",
   seed: "number",
@@ -160,6 +173,13 @@ export function validateConfig(c: Record<string, unknown>, where: string): Pipel
   const device = str("device");
   if (!DEVICE_PROFILES[device] && !/[./\\]/.test(device))
     bad("device", `one of ${Object.keys(DEVICE_PROFILES).join(", ")} or a profile JSON file`);
+  const activation = str("activation");
+  if (!(ACTIVATIONS as readonly string[]).includes(activation)) bad("activation", `one of ${ACTIVATIONS.join(", ")}`);
+  const tau = num("tau", (x) => x >= 0 || x === -1, "a number >= 0 (-1: not set)");
+  const target = num("target", (x) => (x > 0 && x <= 1) || x === -1, "a fraction in (0, 1] (-1: not set)");
+  if (activation === "threshold" && tau < 0) fail("BAD_ARGUMENT", `${where}: activation threshold needs tau (a number >= 0)`);
+  if (activation === "target-sparsity" && target < 0)
+    fail("BAD_ARGUMENT", `${where}: activation target-sparsity needs target (a fraction in (0, 1])`);
   const name = str("name");
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) bad("name", "a plain directory name (letters, digits, . _ -)");
   const model = str("model");
@@ -181,6 +201,9 @@ export function validateConfig(c: Record<string, unknown>, where: string): Pipel
     methods: all,
     cacheFraction: num("cacheFraction", (x) => x >= 0 && x < 1, "a number in [0, 1)"),
     holdout: num("holdout", (x) => x > 0 && x < 1, "a number in (0, 1): replay needs held-out tokens"),
+    activation: activation as PipelineConfig["activation"],
+    tau,
+    target,
     seqLen: num("seqLen", (x) => Number.isInteger(x) && x >= 2, "an integer >= 2"),
     maxTokens: num("maxTokens", (x) => Number.isInteger(x) && x >= 0, "an integer >= 0 (0 = whole corpus)"),
     seed: num("seed", (x) => Number.isInteger(x) && x >= 0, "an integer >= 0"),

@@ -15,6 +15,10 @@ export interface ProfileOptions {
   /** "bytes", a tokenizer.json path, or "" for the profiler's default. */
   tokenizer: string;
   out: string;
+  activation: "nonzero" | "threshold" | "target-sparsity";
+  /** threshold's tau; target-sparsity's fraction (ignored by the other rules). */
+  tau: number;
+  target: number;
   seqLen: number;
   maxTokens: number;
   holdout: number;
@@ -28,6 +32,9 @@ export async function profile(o: ProfileOptions): Promise<ProfileResult> {
     corpus: [o.corpus],
     tokenizer: o.tokenizer === "" ? undefined : o.tokenizer,
     out: o.out,
+    activation: o.activation,
+    tau: o.activation === "threshold" ? o.tau : undefined,
+    target: o.activation === "target-sparsity" ? o.target : undefined,
     seqLen: o.seqLen,
     maxTokens: o.maxTokens > 0 ? o.maxTokens : undefined,
     holdout: o.holdout,
