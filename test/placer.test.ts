@@ -66,6 +66,8 @@ describe("colink place / evaluate", () => {
     const none = colink(["evaluate", "-p", out, "-t", traceA, "--policy", "none", "--cache-fraction", "0", "--json"]);
     expect(none.status, none.stderr).toBe(0);
     expect(JSON.parse(none.stdout).hit_rate.mean).toBe(0);
+    // a smaller budget than the one the cache was chosen for is refused under declared, with the way out
+    oneLineError(colink(["evaluate", "-p", out, "-t", traceA, "--cache-fraction", "0.05"]), /chosen for --cache-fraction 0.1 \(51 bundles per layer\), more than --cache-fraction 0.05 allows \(25\)/);
   });
 
   it("bad input: one clear line, exit 1", () => {

@@ -55,7 +55,15 @@ export async function evaluatePlacement(opts: EvaluateOptions): Promise<Evaluate
   const budget = budgetForFraction(F, set.neurons);
   // a declared cache larger than the budget is a bad placement, not something to trim
   // silently; other policies ignore the declared cache, so any placement runs under them
-  if (policy === "declared") await readPlacement(opts.placement, shape, budget);
+  if (policy === "declared") {
+    const own = typeof params.cacheFraction === "number" ? params.cacheFraction : undefined;
+    if (opts.cacheFraction !== undefined && own !== undefined && budget < budgetForFraction(own, set.neurons))
+      fail(
+        "BAD_ARGUMENT",
+        `${opts.placement}: its declared cache was chosen for --cache-fraction ${own} (${budgetForFraction(own, set.neurons)} bundles per layer), more than --cache-fraction ${F} allows (${budget}); evaluate it at ${own}, or a smaller budget with --policy pin, lru or none`,
+      );
+    await readPlacement(opts.placement, shape, budget);
+  }
   const bundleBytes =
     opts.bundleBytes ?? (typeof params.bundleBytes === "number" ? params.bundleBytes : bundleBytesFromMeta(set.meta).bytes);
   if (!(Number.isInteger(bundleBytes) && bundleBytes > 0)) fail("BAD_ARGUMENT", `--bundle-bytes must be an integer > 0, got ${bundleBytes}`);
