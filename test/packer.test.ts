@@ -3,6 +3,7 @@
  * loader's `colink read`: every neuron of the bundled model, every dtype, comes back
  * as the source rows (exactly, or within the documented quantisation error).
  */
+import { createHash } from "node:crypto";
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import {
@@ -240,6 +241,20 @@ describe("colink pack / inspect / verify", () => {
     expect(r.stderr).toMatch(/nope\.json: no such file/);
     const bad = colink(["pack", "-m", MODEL, "-o", out, "--dtype", "q3"]);
     expect(bad.status).toBe(1);
+    const noTok = colink(["pack", "-m", MODEL, "-o", out, "--tokenizer", path.join(dir, "nope-tokenizer.json")]);
+    expect(noTok.status).toBe(1);
+    expect(noTok.stderr).toMatch(/nope-tokenizer\.json: no such file/);
     expect(() => readFileSync(out)).toThrow();
+  }, 30_000);
+
+  it("--tokenizer records the digest of the tokenizer the model is used with", () => {
+    const tok = path.join(dir, "tok.json");
+    writeFileSync(tok, '{"model": {"type": "WordLevel"}}');
+    const out = path.join(dir, "tok.colink");
+    expect(colink(["pack", "-q", "-m", MODEL, "-o", out, "--tokenizer", tok]).status).toBe(0);
+    const digest = createHash("sha256").update(readFileSync(tok)).digest("hex");
+    expect(JSON.parse(colink(["inspect", out, "--json"]).stdout).tokenizer).toBe(`tokenizer.json sha256:${digest}`);
+    // without it, the checkpoint's own reference (the bundled model's config note: bytes)
+    expect(JSON.parse(colink(["inspect", img("f16"), "--json"]).stdout).tokenizer).toMatch(/^bytes/);
   }, 30_000);
 });

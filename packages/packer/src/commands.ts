@@ -28,6 +28,10 @@ const packCommand: CommandModule = {
         describe: "Dtype of the non-FFN tensors (embeddings, attention, norms); default: the checkpoint's",
       })
       .option("chunk-kib", { type: "number", default: 64, describe: "Checksum chunk of the bundle regions in KiB (multiple of 4)" })
+      .option("tokenizer", {
+        type: "string",
+        describe: "The model's tokenizer.json when the checkpoint ships none: its digest is recorded [default: the checkpoint's]",
+      })
       .example("colink pack --model data/models/tiny-relu-llama --placement placement.json --out model.colink", "bundles in the placer's order, source dtype")
       .example("colink pack -m data/models/tiny-relu-llama -o model-q4.colink --dtype q4_0", "identity order, 4-bit bundles")
       .example("colink pack -m data/models/tiny-relu-llama -o small.colink --dtype q8_0 --dense-dtype f16", "8-bit bundles, f16 everything else"),
@@ -41,6 +45,7 @@ const packCommand: CommandModule = {
         dtype?: (typeof DTYPES)[number];
         denseDtype?: "f32" | "f16" | "bf16";
         chunkKib: number;
+        tokenizer?: string;
       },
     );
   },

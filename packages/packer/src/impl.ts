@@ -6,7 +6,15 @@ import { packImage } from "./pack.js";
 const mib = (b: number): string => (b / 2 ** 20).toFixed(2);
 
 export async function packCli(
-  a: CommonArgs & { model: string; placement?: string; out: string; dtype?: StoredDtype; denseDtype?: "f32" | "f16" | "bf16"; chunkKib: number },
+  a: CommonArgs & {
+    model: string;
+    placement?: string;
+    out: string;
+    dtype?: StoredDtype;
+    denseDtype?: "f32" | "f16" | "bf16";
+    chunkKib: number;
+    tokenizer?: string;
+  },
 ): Promise<void> {
   if (!a.placement) note(a, "no --placement given: neurons are stored in their original order (identity)");
   let bar: ReturnType<typeof progress> | undefined;
@@ -17,6 +25,7 @@ export async function packCli(
     dtype: a.dtype,
     denseDtype: a.denseDtype,
     chunkBytes: a.chunkKib * 1024,
+    tokenizer: a.tokenizer,
     onProgress: (done, total) => {
       bar ??= progress({ label: "pack", total, unit: "MB", scale: 1e-6, quiet: a.quiet });
       bar.update(done);

@@ -54,6 +54,11 @@ export interface PackOptions {
   denseDtype?: "f32" | "f16" | "bf16";
   /** Checksum chunk size (multiple of 4096); default 64 KiB. */
   chunkBytes?: number;
+  /**
+   * The tokenizer.json the model is used with, when the checkpoint directory ships
+   * none (or another): its digest is the image's tokenizer reference.
+   */
+  tokenizer?: string;
   /** Called with bytes written so far and the total. */
   onProgress?: (done: number, total: number) => void;
 }
@@ -199,10 +204,22 @@ function planLayer(ckpt: Checkpoint, spec: ModelSpec, layer: number, dtype: Stor
 }
 
 /**
- * The tokenizer reference: the digest of tokenizer.json (Hugging Face) or, failing
- * that, tokenizer.model (SentencePiece) when shipped, else the config's `tokenizer` note.
+ * The tokenizer reference: the digest of the given tokenizer.json, else of the
+ * checkpoint's tokenizer.json (Hugging Face) or, failing that, tokenizer.model
+ * (SentencePiece) when shipped, else the config's `tokenizer` note.
  */
-async function tokenizerRef(dir: string, config: Record<string, unknown>): Promise<string> {
+async function tokenizerRef(dir: string, config: Record<string, unknown>, file?: string): Promise<string> {
+  if (file !== undefined) {
+    let bytes: Buffer;
+    try {
+      bytes = await readFile(file);
+    } catch (e) {
+      throw fromSystemError(e, file);
+    }
+    // a SentencePiece model keeps its name; anything else is read as a Hugging Face tokenizer.json
+    const kind = path.basename(file) === "tokenizer.model" ? "tokenizer.model" : "tokenizer.json";
+    return `${kind} sha256:${sha256(bytes)}`;
+  }
   for (const name of ["tokenizer.json", "tokenizer.model"]) {
     try {
       return `${name} sha256:${sha256(await readFile(path.join(dir, name)))}`;
@@ -241,6 +258,8 @@ export async function packImage(opts: PackOptions): Promise<PackResult> {
       placement = await readPlacement(opts.placement, { layers: spec.layers, neurons: spec.ffn });
       placementSha256 = sha256(await readFile(opts.placement));
     }
+    // read before anything is written, so a missing --tokenizer file fails first
+    const tokenizer = await tokenizerRef(opts.model, ckpt.config, opts.tokenizer);
     const firstFfn = ckpt.tensor(ffnParts(spec, 0)[0].tensor);
     const dtype: StoredDtype = opts.dtype ?? storedOf(firstFfn, "FFN tensor");
 
@@ -356,7 +375,7 @@ export async function packImage(opts: PackOptions): Promise<PackResult> {
         configJson: ckpt.configText,
         modelId: spec.modelId,
         hiddenSize: spec.hidden,
-        tokenizer: await tokenizerRef(opts.model, ckpt.config),
+        tokenizer,
         placementMethod: placement?.method ?? "identity",
         placementSha256,
         bundleDtype: dtype,

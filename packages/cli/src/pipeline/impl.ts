@@ -177,13 +177,14 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
   for (const f of await modelFiles(c.model)) modelDigests[`model/${path.basename(f)}`] = await runner.fileDigest(f);
   const modelConfig = (await readJsonFile(path.join(c.model, "config.json"))) as Record<string, unknown>;
 
+  // a tokenizer file by its bytes; "bytes" and the default (the model's tokenizer.json, among the model files) by name
+  const tokenizerDigest = c.tokenizer === "" || c.tokenizer === "bytes" ? c.tokenizer || "default" : await runner.fileDigest(c.tokenizer);
   const prof = await runner.run({
     stage: "profile",
     inputs: {
       ...modelDigests,
       corpus: await runner.fileDigest(c.corpus),
-      // a tokenizer file by its bytes; "bytes" and the default (the model's tokenizer.json, among the model files) by name
-      tokenizer: c.tokenizer === "" || c.tokenizer === "bytes" ? c.tokenizer || "default" : await runner.fileDigest(c.tokenizer),
+      tokenizer: tokenizerDigest,
       code: code.profile,
     },
     params: {
@@ -246,11 +247,11 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
     const placement = placed[method].file;
     const rec = await runner.run({
       stage: `pack-${method}`,
-      inputs: { ...modelDigests, placement: placed[method].digest, code: code.pack },
+      inputs: { ...modelDigests, placement: placed[method].digest, tokenizer: tokenizerDigest, code: code.pack },
       params: { dtype: c.dtype },
       async run(dir) {
         const out = path.join(dir, "model.colink");
-        const result = await stages.pack({ model: c.model, placement, out, dtype: c.dtype, quiet }, `pack-${method}`);
+        const result = await stages.pack({ model: c.model, placement, out, dtype: c.dtype, tokenizer: c.tokenizer, quiet }, `pack-${method}`);
         return { result, outputs: ["model.colink"] };
       },
     });

@@ -72,6 +72,8 @@ export interface PackOptions {
   placement: string;
   out: string;
   dtype: string;
+  /** A tokenizer.json to record in the image ("" or "bytes": the checkpoint's own reference). */
+  tokenizer: string;
   quiet: boolean;
 }
 
@@ -83,6 +85,7 @@ export async function pack(o: PackOptions, label: string): Promise<PackResult> {
       placement: o.placement,
       out: o.out,
       dtype: o.dtype as StoredDtype,
+      tokenizer: o.tokenizer === "" || o.tokenizer === "bytes" ? undefined : o.tokenizer,
       onProgress: (done, total) => bar.update(done / total),
     });
   } finally {
