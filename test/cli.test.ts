@@ -29,4 +29,12 @@ describe("colink CLI conventions", () => {
     expect(r.status).toBe(1);
     expect(r.stderr.trim().split("\n")).toHaveLength(1);
   });
+
+  it("a value outside an option's choices names the option, the value and the choices on one line", () => {
+    const r = colink(["place", "-t", "t.arrow", "-o", "p.json", "--method", "magic"]);
+    expect(r.status).toBe(1);
+    const lines = r.stderr.trim().split("\n");
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toMatch(/Argument: method, Given: "magic", Choices: "colink", "neuralink", "frequency", "identity"/);
+  });
 });

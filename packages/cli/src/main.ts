@@ -50,7 +50,13 @@ export async function main(argv: string[]): Promise<number> {
     return EXIT_OK;
   } catch (e) {
     if (e instanceof UsageError) {
-      process.stderr.write(`colink: ${e.message.split("\n")[0]} (see colink --help)\n`);
+      // one line: yargs puts the detail of some errors (which value, which choices) on the next lines
+      const line = e.message
+        .split("\n")
+        .map((x) => x.trim())
+        .filter((x) => x.length > 0)
+        .join(" ");
+      process.stderr.write(`colink: ${line} (see colink --help)\n`);
       return EXIT_USER;
     }
     if (isColinkError(e)) {
