@@ -72,8 +72,6 @@ export async function replayCli(a: ReplayArgs): Promise<void> {
   const perImage = a.split === "all" ? meta.tokens : Math.round(meta.tokens * (a.split === "fit" ? 1 - meta.holdout : meta.holdout));
   const bar = progress({ label: "replay", total: Math.min(a.maxTokens ?? perImage, perImage) * images.length, unit: "tok", quiet: a.quiet });
   const cacheBytes = a.cacheMib === undefined ? await declaredCacheBytes(images) : Math.floor(a.cacheMib * 2 ** 20);
-  if (a.cacheMib === undefined && cacheBytes > 0)
-    note(a, `cache: ${(cacheBytes / 2 ** 20).toFixed(3)} MiB for all layers, what the image declares (--cache-mib sets another budget)`);
   const r = await replay({
     images,
     traces: a.traces,
@@ -87,6 +85,8 @@ export async function replayCli(a: ReplayArgs): Promise<void> {
     onToken: () => bar.tick(),
   });
   bar.done();
+  if (a.cacheMib === undefined && cacheBytes > 0)
+    note(a, `note: cache ${(cacheBytes / 2 ** 20).toFixed(3)} MiB for all layers, what the image declares (--cache-mib sets another budget)`);
   for (const n of r.notes) note(a, `note: ${n}`);
   report(a, r, () => replayText(r));
 }
