@@ -34,6 +34,10 @@ describe("colink place / evaluate", () => {
       expect(p.status, p.stderr).toBe(0);
       const placed = JSON.parse(p.stdout);
       expect(placed.layers).toBe(2);
+      // where the time went: the read, and the layers' phases summed over threads
+      expect(placed.timing.readSeconds).toBeGreaterThanOrEqual(0);
+      expect(placed.timing.orderSeconds + placed.timing.chooseSeconds).toBeGreaterThan(0);
+      expect(placed.threads).toBeGreaterThanOrEqual(1);
       const e = colink(["evaluate", "--placement", out, "--traces", traceA, traceB, "--json"]);
       expect(e.status, e.stderr).toBe(0);
       const r = JSON.parse(e.stdout);

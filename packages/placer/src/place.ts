@@ -61,6 +61,14 @@ export interface PlaceResult {
   /** How many layers chose each cache/order candidate. */
   choices: Record<string, number>;
   seconds: number;
+  /**
+   * Where the time went: reading the fit split (wall seconds), and the layers' order
+   * (graph, linking, each cache candidate's order) and choose (fit replays) phases,
+   * summed over layers (thread-seconds: with 2 threads about twice their wall time).
+   */
+  timing: { readSeconds: number; orderSeconds: number; chooseSeconds: number };
+  /** Worker threads the layers ran on. */
+  threads: number;
   peakRssMiB: number;
   placement: Placement;
 }
@@ -89,7 +97,9 @@ export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
   const bundleBytesFrom = opts.bundleBytes !== undefined ? "option" : fromMeta.from;
   const budget = budgetForFraction(F, set.neurons);
 
+  const tRead = performance.now();
   const fit = await readSplit(set, 0);
+  const readSeconds = (performance.now() - tRead) / 1000;
   const fitTokens = fit[0].tokens;
   const pairTokens = opts.pairTokens;
   check(pairTokens === undefined || (Number.isInteger(pairTokens) && pairTokens >= 1), `--pair-tokens must be an integer >= 1, got ${pairTokens}`);
@@ -115,9 +125,13 @@ export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
 
   const choices: Record<string, number> = {};
   let fitUs = 0;
+  let orderMs = 0;
+  let chooseMs = 0;
   const layers: PlacementLayer[] = results.map((r) => {
     choices[r.choice] = (choices[r.choice] ?? 0) + 1;
     fitUs += r.fitUs;
+    orderMs += r.orderMs;
+    chooseMs += r.chooseMs;
     const layer: PlacementLayer = { layer: r.layer, order: Array.from(r.order) };
     if (r.cache) layer.cache = r.cache;
     layer.freq = Array.from(r.freq);
@@ -160,6 +174,8 @@ export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
     fitIoMsPerToken: fitUs / 1000,
     choices,
     seconds: (performance.now() - t0) / 1000,
+    timing: { readSeconds, orderSeconds: orderMs / 1000, chooseSeconds: chooseMs / 1000 },
+    threads: Math.min(threads, set.layers),
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     placement,
   };
