@@ -23,7 +23,10 @@ interface Summary {
   report: string;
   cached_stages: number;
   stages: { stage: string; cached: boolean }[];
-  methods: Record<string, { reads_per_token: number; io_ms_per_token: number; speedup_vs_identity: number; speedup_vs_neuralink: number }>;
+  methods: Record<
+    string,
+    { reads_per_token: number; io_ms_per_token: number; speedup_vs_identity: number; speedup_vs_neuralink: number; choices?: Record<string, number> }
+  >;
   config: { cacheFraction: number; maxTokens: number; name: string; device: string };
   tokens: { fit: number; heldout: number };
 }
@@ -38,6 +41,7 @@ describe("colink pipeline", () => {
     expect(r.status).toBe(0);
     for (const m of ["identity", "frequency", "neuralink", "colink"]) expect(r.stdout).toMatch(new RegExp(`^${m}`, "m"));
     expect(r.stdout).toMatch(/reads\/token/);
+    expect(r.stdout).toMatch(/^colink's choice per layer: /m);
     const s = summaryOf("a");
     expect(s.status).toBe("ok");
     expect(s.cached_stages).toBe(0);
@@ -45,6 +49,8 @@ describe("colink pipeline", () => {
     expect(s.methods.identity.speedup_vs_identity).toBe(1);
     expect(s.methods.neuralink.speedup_vs_neuralink).toBe(1);
     for (const m of Object.values(s.methods)) expect(m.reads_per_token).toBeGreaterThan(0);
+    // each method's per-layer choices, one per layer of the bundled model
+    expect(Object.values(s.methods.colink.choices ?? {}).reduce((a, b) => a + b, 0)).toBe(4);
     expect(s.tokens.heldout).toBeGreaterThan(0);
     expect(existsSync(s.report)).toBe(true);
     expect(readFileSync(s.report, "utf8")).toMatch(/data-chart="heatmap-after"/);

@@ -45,6 +45,8 @@ export interface MethodSummary extends MethodTotals {
   bound_io_ms_per_token?: number;
   /** Real wall time of the loader's loads per token on this machine (ms; not deterministic). */
   wall_ms_per_token?: number;
+  /** Layers per cache/order candidate the placer chose (place --json's `choices`). */
+  choices?: Record<string, number>;
 }
 
 export interface PipelineSummary {
@@ -219,7 +221,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
   // the bundle size the placer plans with, before the image exists (the image's own value is used after packing)
   const bundleEstimate = bundleBytesOf(modelSpecFromConfig(modelConfig, path.join(c.model, "config.json")), c.dtype);
 
-  const placed: Record<string, { file: string; digest: string }> = {};
+  const placed: Record<string, { file: string; digest: string; choices: Record<string, number> }> = {};
   for (const method of c.methods) {
     const rec = await runner.run({
       stage: `place-${method}`,
@@ -239,7 +241,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
         return { result, outputs: ["placement.json"] };
       },
     });
-    placed[method] = { file: outputPath(rec, "placement.json"), digest: rec.outputs["placement.json"].sha256 };
+    placed[method] = { file: outputPath(rec, "placement.json"), digest: rec.outputs["placement.json"].sha256, choices: rec.result.choices };
   }
 
   const images: Record<string, { file: string; digest: string }> = {};
@@ -326,6 +328,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
       speedup_vs_identity: Number(((io("identity") ?? Number.NaN) / t.io_ms_per_token).toFixed(4)),
       speedup_vs_neuralink: Number(((io("neuralink") ?? Number.NaN) / t.io_ms_per_token).toFixed(4)),
       ...extras[m],
+      choices: placed[m].choices,
     };
   }
   // Nothing run-specific (timings, cache hits) goes into the report: equal inputs give
@@ -359,6 +362,9 @@ export function summaryText(s: PipelineSummary): string {
     table(["method", "reads/token", "KiB/token", "I/O ms/token", "hit rate", "vs identity", "vs neuralink"], rows),
     "",
     `* packed and verified: ${shown(s.image)}`,
+    ...(s.methods[s.chosen]?.choices
+      ? [`${s.chosen}'s choice per layer: ${Object.entries(s.methods[s.chosen].choices as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(", ")} (docs/placement.md)`]
+      : []),
     `held-out tokens: ${s.tokens?.heldout ?? 0}; cache: ${s.cache?.bundles_per_layer ?? 0} bundles per layer; device ${s.config.device}; dtype ${s.config.dtype}`,
     `stages: ${s.stages.length} (${cached} cached); ${s.seconds.toFixed(1)} s`,
     `report: ${shown(s.report)}`,

@@ -54,8 +54,9 @@ export interface PlaceOptions {
   quiet: boolean;
 }
 
-export async function place(o: PlaceOptions): Promise<PlaceResult> {
-  return placeTraces({
+/** The place command's --json summary; the placement itself is the stage's placement.json, not repeated in its manifest. */
+export async function place(o: PlaceOptions): Promise<Omit<PlaceResult, "placement">> {
+  const { placement: _p, ...summary } = await placeTraces({
     traces: [o.traces],
     method: o.method as Method,
     out: o.out,
@@ -65,6 +66,7 @@ export async function place(o: PlaceOptions): Promise<PlaceResult> {
     seed: o.seed,
     quiet: o.quiet,
   });
+  return summary;
 }
 
 export interface PackOptions {
