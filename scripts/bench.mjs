@@ -91,6 +91,7 @@ const SUITES = {
       "background-0.7": "--background 0.7",
       "cluster-16": "--cluster-size 16",
       "cluster-256": "--cluster-size 256",
+      "cluster-512": "--cluster-size 512",
       "p-in-0.3": "--p-in 0.3",
       "reuse-0.3": "--reuse 0.3",
       "density-1-2": "--density-lo 0.01 --density-hi 0.02",
