@@ -57,10 +57,11 @@ export async function evaluatePlacement(opts: EvaluateOptions): Promise<Evaluate
   // silently; other policies ignore the declared cache, so any placement runs under them
   if (policy === "declared") {
     const own = typeof params.cacheFraction === "number" ? params.cacheFraction : undefined;
-    if (opts.cacheFraction !== undefined && own !== undefined && budget < budgetForFraction(own, set.neurons))
+    const ownBudget = own === undefined ? 0 : budgetForFraction(own, set.neurons);
+    if (opts.cacheFraction !== undefined && budget < ownBudget)
       fail(
         "BAD_ARGUMENT",
-        `${opts.placement}: its declared cache was chosen for --cache-fraction ${own} (${budgetForFraction(own, set.neurons)} bundles per layer), more than --cache-fraction ${F} allows (${budget}); evaluate it at ${own}, or a smaller budget with --policy pin, lru or none`,
+        `${opts.placement}: its declared cache was chosen for --cache-fraction ${own} (${ownBudget} bundles per layer), more than --cache-fraction ${F} allows (${budget}); evaluate it at ${own}, or a smaller budget with --policy pin, lru or none`,
       );
     await readPlacement(opts.placement, shape, budget);
   }

@@ -52,6 +52,24 @@ export interface PipelineConfig {
   reportLayer: number;
 }
 
+/** The tokenizer setting's file; undefined for "bytes" and for the profiler's default (""). */
+export function tokenizerFile(tokenizer: unknown): string | undefined {
+  return tokenizer === "" || tokenizer === "bytes" || typeof tokenizer !== "string" ? undefined : tokenizer;
+}
+
+export interface ActivationRule {
+  activation: PipelineConfig["activation"];
+  tau?: number;
+  target?: number;
+}
+
+/** The activation rule with only its own parameter: threshold's tau, target-sparsity's target. */
+export function activationRule(c: Pick<PipelineConfig, "activation" | "tau" | "target">): ActivationRule {
+  if (c.activation === "threshold") return { activation: c.activation, tau: c.tau };
+  if (c.activation === "target-sparsity") return { activation: c.activation, target: c.target };
+  return { activation: c.activation };
+}
+
 /** The repository root, found from this file's location (packages/cli/{src,dist}/pipeline/). */
 export function repoRoot(): string {
   const here = path.dirname(fileURLToPath(import.meta.url));
@@ -122,7 +140,7 @@ export async function readConfigFile(file: string): Promise<Partial<PipelineConf
     const isPath =
       PATH_KEYS.has(k as keyof PipelineConfig) ||
       (k === "device" && /[./\\]/.test(v as string)) ||
-      (k === "tokenizer" && v !== "bytes" && v !== "");
+      (k === "tokenizer" && tokenizerFile(v) !== undefined);
     out[k] = isPath ? path.resolve(dir, v as string) : v;
   }
   return out as Partial<PipelineConfig>;
@@ -142,7 +160,7 @@ export function resolveConfig(file: Partial<PipelineConfig>, flags: Partial<Reco
   const merged: Record<string, unknown> = { ...defaultConfig(), ...file };
   for (const [k, v] of Object.entries(flags)) {
     if (v === undefined || !(k in KEYS)) continue;
-    const isPath = PATH_KEYS.has(k as keyof PipelineConfig) || (k === "tokenizer" && v !== "bytes" && v !== "");
+    const isPath = PATH_KEYS.has(k as keyof PipelineConfig) || (k === "tokenizer" && tokenizerFile(v) !== undefined);
     merged[k] = isPath ? path.resolve(String(v)) : v;
   }
   return validateConfig(merged, where);
@@ -189,7 +207,7 @@ export function validateConfig(c: Record<string, unknown>, where: string): Pipel
   if (!fs.existsSync(corpus)) throw new ColinkError("NOT_FOUND", `${where}: corpus ${corpus}: no such file`, corpus);
   if (typeof c.tokenizer !== "string") bad("tokenizer", '"bytes" or a tokenizer.json file');
   const tokenizer = c.tokenizer as string;
-  if (tokenizer !== "" && tokenizer !== "bytes" && !fs.existsSync(tokenizer))
+  if (tokenizerFile(tokenizer) !== undefined && !fs.existsSync(tokenizer))
     throw new ColinkError("NOT_FOUND", `${where}: tokenizer ${tokenizer}: no such file (expected "bytes" or a tokenizer.json)`, tokenizer);
   return {
     model,

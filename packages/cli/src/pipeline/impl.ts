@@ -28,7 +28,7 @@ import {
   writeFileAtomic,
   writeJsonAtomic,
 } from "@colink/core";
-import type { PipelineConfig } from "./config.js";
+import { activationRule, type PipelineConfig, tokenizerFile } from "./config.js";
 import { type MethodTotals, computeReportData } from "./report-data.js";
 import { renderReport } from "./report-html.js";
 import { codeDigest } from "./code-digest.js";
@@ -180,7 +180,9 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
   const modelConfig = (await readJsonFile(path.join(c.model, "config.json"))) as Record<string, unknown>;
 
   // a tokenizer file by its bytes; "bytes" and the default (the model's tokenizer.json, among the model files) by name
-  const tokenizerDigest = c.tokenizer === "" || c.tokenizer === "bytes" ? c.tokenizer || "default" : await runner.fileDigest(c.tokenizer);
+  const tokFile = tokenizerFile(c.tokenizer);
+  const tokenizerDigest = tokFile ? await runner.fileDigest(tokFile) : c.tokenizer || "default";
+  const rule = activationRule(c);
   const prof = await runner.run({
     stage: "profile",
     inputs: {
@@ -190,8 +192,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
       code: code.profile,
     },
     params: {
-      activation: c.activation,
-      ...(c.activation === "threshold" ? { tau: c.tau } : c.activation === "target-sparsity" ? { target: c.target } : {}),
+      ...rule,
       seqLen: c.seqLen,
       maxTokens: c.maxTokens,
       holdout: c.holdout,
@@ -203,9 +204,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
         corpus: c.corpus,
         tokenizer: c.tokenizer,
         out: path.join(dir, "traces.arrow"),
-        activation: c.activation,
-        tau: c.tau,
-        target: c.target,
+        rule,
         seqLen: c.seqLen,
         maxTokens: c.maxTokens,
         holdout: c.holdout,
@@ -358,13 +357,12 @@ export function summaryText(s: PipelineSummary): string {
     `${t.speedup_vs_neuralink.toFixed(2)}x`,
   ]);
   const cached = s.stages.filter((x) => x.cached).length;
+  const choices = s.methods[s.chosen]?.choices;
   return [
     table(["method", "reads/token", "KiB/token", "I/O ms/token", "hit rate", "vs identity", "vs neuralink"], rows),
     "",
     `* packed and verified: ${shown(s.image)}`,
-    ...(s.methods[s.chosen]?.choices
-      ? [`${s.chosen}'s choice per layer: ${Object.entries(s.methods[s.chosen].choices as Record<string, number>).map(([k, v]) => `${k} ${v}`).join(", ")} (docs/placement.md)`]
-      : []),
+    ...(choices ? [`${s.chosen}'s choice per layer: ${Object.entries(choices).map(([k, v]) => `${k} ${v}`).join(", ")} (docs/placement.md)`] : []),
     `held-out tokens: ${s.tokens?.heldout ?? 0}; cache: ${s.cache?.bundles_per_layer ?? 0} bundles per layer; device ${s.config.device}; dtype ${s.config.dtype}`,
     `stages: ${s.stages.length} (${cached} cached); ${s.seconds.toFixed(1)} s`,
     `report: ${shown(s.report)}`,

@@ -8,6 +8,7 @@ import { type ReplayResult, replay as replayImages } from "@colink/loader";
 import { type PackResult, packImage } from "@colink/packer";
 import { type Method, type PlaceResult, placeTraces } from "@colink/placer";
 import { type ProfileResult, profileModel } from "@colink/profiler";
+import { type ActivationRule, tokenizerFile } from "./config.js";
 
 export interface ProfileOptions {
   model: string;
@@ -15,10 +16,7 @@ export interface ProfileOptions {
   /** "bytes", a tokenizer.json path, or "" for the profiler's default. */
   tokenizer: string;
   out: string;
-  activation: "nonzero" | "threshold" | "target-sparsity";
-  /** threshold's tau; target-sparsity's fraction (ignored by the other rules). */
-  tau: number;
-  target: number;
+  rule: ActivationRule;
   seqLen: number;
   maxTokens: number;
   holdout: number;
@@ -32,9 +30,7 @@ export async function profile(o: ProfileOptions): Promise<ProfileResult> {
     corpus: [o.corpus],
     tokenizer: o.tokenizer === "" ? undefined : o.tokenizer,
     out: o.out,
-    activation: o.activation,
-    tau: o.activation === "threshold" ? o.tau : undefined,
-    target: o.activation === "target-sparsity" ? o.target : undefined,
+    ...o.rule,
     seqLen: o.seqLen,
     maxTokens: o.maxTokens > 0 ? o.maxTokens : undefined,
     holdout: o.holdout,
@@ -87,7 +83,7 @@ export async function pack(o: PackOptions, label: string): Promise<PackResult> {
       placement: o.placement,
       out: o.out,
       dtype: o.dtype as StoredDtype,
-      tokenizer: o.tokenizer === "" || o.tokenizer === "bytes" ? undefined : o.tokenizer,
+      tokenizer: tokenizerFile(o.tokenizer),
       onProgress: (done, total) => bar.update(done / total),
     });
   } finally {
