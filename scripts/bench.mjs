@@ -55,7 +55,7 @@ const SUITES = {
     `node packages/placer/dist/bench/breakdown.js --traces ${T7} --layer 16 --bundle-bytes 24576 --fraction 0`,
     // the paper's method as written (dense P matrix, comparison sort): same order as neuralinkOrder, and its time
     `node packages/placer/dist/bench/textbook.js --traces ${T7} --layer 16 --bundle-bytes 24576 --fraction 0.1`,
-    `node packages/placer/dist/bench/orders.js --traces ${T7} --layer 16 --bundle-bytes 24576 --placement ${W}/llama2-7b-neuralink-b24576-f0.json --pair-tokens 256,512,1024,2048,4096`,
+    `node packages/placer/dist/bench/orders.js --traces ${T7} --layer 16 --bundle-bytes 24576 --placement ${W}/llama2-7b-neuralink-b24576-f0.json --pair-tokens 256,512,1024,1536,2048,4096`,
     `node packages/placer/dist/bench/counting.js --traces ${T7} --layer 16 --tokens 1024,2048`,
     // static pin sets: frequency, run starts, pinCostScores with and without lone activations, marginal cost
     ...["6912", "24576"].map((b) => `node packages/placer/dist/bench/pinning.js --traces ${T7} --layers 0,16,31 --bundle-bytes ${b}`),

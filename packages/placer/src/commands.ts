@@ -31,7 +31,7 @@ const placeCommand: CommandModule = {
       .option("k", { type: "number", default: 16, describe: "colink: strongest neighbours kept per neuron in the graph" })
       .option("pair-tokens", {
         type: "number",
-        describe: "colink: fit tokens (evenly spaced) used for pair counts [default: as many as 2.5e8 pair increments allow, at least 2048]",
+        describe: "colink: fit tokens (evenly spaced) used for pair counts (the graph; counts inside communities add the other fit tokens) [default: as many as 2.5e8 pair increments allow, at least 1536]",
       })
       .option("weight", { choices: ["jaccard", "p"], default: "jaccard", describe: "colink: weight that picks each neuron's k neighbours: Jaccard or co-activation probability" })
       .example("colink place --traces out/real.arrow --model data/models/tiny-relu-llama --out placement.json", "colink's order for that model's bundles, no DRAM cache")

@@ -85,20 +85,27 @@ export const PAIR_BUDGET = 2.5e8;
 /**
  * How many fit tokens colink counts pairs on: as many as fit in `budget` pair
  * increments at this layer's mean k(k-1)/2 per token, at least `minTokens` (and at
- * most all of them). At 7B (550-990 active per token) the floor of 2048 binds; a
- * small layer (768 neurons, ~55-160 active) counts 20-100x more tokens for about the
- * same time, so its pair estimates are as good as neuralink's all-token ones.
+ * most all of them). At 7B (550-990 active per token) the floor of 1536 binds or
+ * nearly; a small layer (768 neurons, ~55-160 active) counts 10-100x more tokens for
+ * about the same time, so its pair estimates are as good as neuralink's all-token
+ * ones. The floor was 2048 until colink counted the pairs inside communities on more
+ * tokens (methods countInside); with those, 1536 places as well (docs/benchmarks.md#speed).
  */
-export function autoPairTokens(data: LayerTokens, budget = PAIR_BUDGET, minTokens = 2048): number {
+export function autoPairTokens(data: LayerTokens, budget = PAIR_BUDGET, minTokens = 1536): number {
   if (data.tokens === 0) return 0;
-  let pairs = 0;
-  for (let t = 0; t < data.tokens; t++) {
-    const k = data.offsets[t + 1] - data.offsets[t];
-    pairs += (k * (k - 1)) / 2;
-  }
-  const mean = pairs / data.tokens;
+  const mean = pairWork(data, sampleTokens(data.tokens)) / data.tokens;
   const fit = mean > 0 ? Math.floor(budget / mean) : data.tokens;
   return Math.min(data.tokens, Math.max(minTokens, fit));
+}
+
+/** Pair increments a pair count on the tokens `rows` costs: k(k-1)/2 per token of k active ids. */
+export function pairWork(data: LayerTokens, rows: Int32Array): number {
+  let pairs = 0;
+  for (let r = 0; r < rows.length; r++) {
+    const k = data.offsets[rows[r] + 1] - data.offsets[rows[r]];
+    pairs += (k * (k - 1)) / 2;
+  }
+  return pairs;
 }
 
 /**

@@ -48,6 +48,8 @@ export interface LayerResult {
   communities?: number;
   /** Fit tokens colink counted pairs on (autoPairTokens unless --pair-tokens). */
   pairTokens?: number;
+  /** Fit tokens colink counted the pairs inside communities on (countInside). */
+  insideTokens?: number;
 }
 
 // 512 screen tokens (4 runs of 128): on 76 sampled layers of the five bench trace sets
@@ -62,6 +64,7 @@ export function placeLayer(job: LayerJob): LayerResult {
   let candidates: Candidate[];
   let communities: number | undefined;
   let pairTokens: number | undefined;
+  let insideTokens: number | undefined;
   let freq: Uint32Array;
   let families: OrderFamily[] = [];
   let pairs: PairCounts | undefined;
@@ -69,6 +72,7 @@ export function placeLayer(job: LayerJob): LayerResult {
     const g = buildColinkGraph(data, job.colink);
     pairs = g.pairs;
     pairTokens = g.pairs.tokens;
+    insideTokens = g.insideTokens;
     freq = g.freq;
     communities = g.communities;
     candidates = cacheCandidates(freq, budget, (mask) => colinkOrder(g, mask), data, ioCost(device, bundleBytes), g.community);
@@ -112,5 +116,6 @@ export function placeLayer(job: LayerJob): LayerResult {
     chooseMs: t2 - t1,
     communities,
     pairTokens,
+    insideTokens,
   };
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { autoPairTokens, countPairs, countPairsPopcount, type LayerTokens, releasePairs } from "./cooccur.js";
+import { autoPairTokens, countPairs, countPairsPopcount, type LayerTokens, releasePairs, sampleTokens } from "./cooccur.js";
 import { PathLinker } from "./link.js";
-import { buildColinkGraph, colinkOrder, frequencyOrder, identityLayerOrder, METHODS, neuralinkOrder } from "./methods.js";
+import { buildColinkGraph, colinkOrder, countInside, frequencyOrder, identityLayerOrder, insideWorkPerToken, METHODS, neuralinkOrder } from "./methods.js";
 import { placeLayer } from "./layer.js";
 import { csr, dev, rng } from "./testkit.js";
 
@@ -149,6 +149,37 @@ describe("methods", () => {
       const mask = trial === 0 ? undefined : Uint8Array.from({ length: data.neurons }, () => (r() < 0.15 * trial ? 1 : 0));
       expect(Array.from(colinkOrder(g, mask))).toEqual(Array.from(colinkOrder(fresh, mask)));
     }
+  });
+
+  it("counts the pairs inside communities on the sample plus the other fit tokens, within a budget", () => {
+    const data = randomTokens(300, 120, 4);
+    const g = buildColinkGraph(data, { k: 6, pairTokens: 40 });
+    // the graph's sample is 40 tokens; the inside lists were counted on all 120 (the default budget allows it)
+    expect(g.pairs.tokens).toBe(40);
+    expect(g.insideTokens).toBe(data.tokens);
+    const agree = (inside: ReturnType<typeof countInside>, all: ReturnType<typeof countPairs>): number => {
+      let checked = 0;
+      for (let c = 0; c < g.communities; c++) {
+        const mem = g.members.subarray(g.start[c], g.start[c + 1]);
+        let e = inside.base[c];
+        for (let x = 0; x < mem.length - 1; x++)
+          for (let y = x + 1; y < mem.length; y++, e++) {
+            expect(inside.counts[e]).toBe(all.counts[all.rowBase[mem[x]] + mem[y]]);
+            checked++;
+          }
+      }
+      return checked;
+    };
+    const sample = sampleTokens(data.tokens, 40);
+    expect(agree(countInside(data, g, sample, Infinity), countPairs(data))).toBeGreaterThan(0);
+    // a budget for 20 more tokens: the sample's 40 plus 20 evenly spaced others, counted as a pair count on those 60 says
+    const budget = 20.5 * insideWorkPerToken(data, g);
+    const limited = countInside(data, g, sample, budget);
+    expect(limited.tokens).toBe(60);
+    const others = Int32Array.from({ length: data.tokens }, (_, t) => t).filter((t) => !sample.includes(t));
+    const rows = Int32Array.from([...sample, ...sampleTokens(others.length, 20).map((x) => others[x])]).sort();
+    expect(agree(limited, countPairs(data, rows))).toBeGreaterThan(0);
+    expect(countInside(data, g, sample, 0).tokens).toBe(40);
   });
 
   it("is deterministic", () => {

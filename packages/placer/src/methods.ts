@@ -7,6 +7,7 @@ import {
   activationCounts,
   autoPairTokens,
   countPairs,
+  pairWork,
   type LayerTokens,
   type PairCounts,
   releasePairs,
@@ -127,6 +128,8 @@ export interface ColinkOptions {
   pairBudget?: number;
   /** Louvain resolution (default 1). */
   resolution?: number;
+  /** Pair increments the counts inside communities may cost beyond the sample (default: what the sample's count cost); see countInside. */
+  insideBudget?: number;
   seed?: number;
 }
 
@@ -139,15 +142,18 @@ export interface ColinkGraph {
   /** Members of community c: members[start[c] .. start[c + 1]), ascending ids. */
   members: Uint32Array;
   start: Int32Array;
-  /** Pair counts on the token sample: the greedy's P inside and across communities. */
+  /** Pair counts on the token sample: the graph's weights, and the greedy's counts across communities. */
   pairs: PairCounts;
   /**
-   * Every community's sorted pair list (pairsByCountDesc of its members), one after
-   * another: made once, then filtered by each cache candidate's pinned set instead
-   * of sorted again per candidate. Null when the communities hold more than
-   * INSIDE_PAIRS_CAP pairs (then each order sorts its own).
+   * Every community's pairs by their counts on `insideTokens` fit tokens
+   * (countInside), descending, one community after another: made once, then
+   * filtered by each cache candidate's pinned set instead of sorted again per
+   * candidate. Null when the communities hold more than INSIDE_PAIRS_CAP pairs
+   * (then each order sorts its own by the sample's counts).
    */
   inside: SortedPairs | null;
+  /** Fit tokens the inside lists were counted on (countInside); 0 when inside is null. */
+  insideTokens: number;
 }
 
 /** Most pairs (inside communities) kept sorted per ColinkGraph: 8M pairs, 32 MB as uint16. */
@@ -196,32 +202,206 @@ export function buildColinkGraph(data: LayerTokens, opts: ColinkOptions = {}): C
   const members = new Uint32Array(n);
   const at = start.slice(0, communities);
   for (let i = 0; i < n; i++) members[at[community[i]]++] = i;
-  const g: ColinkGraph = { neurons: n, freq, community, communities, members, start, pairs: pc, inside: null };
-  g.inside = insidePairs(g);
+  const g: ColinkGraph = { neurons: n, freq, community, communities, members, start, pairs: pc, inside: null, insideTokens: 0 };
+  let total = 0;
+  for (let c = 0; c < communities; c++) {
+    const m = start[c + 1] - start[c];
+    total += (m * (m - 1)) / 2;
+  }
+  if (total <= INSIDE_PAIRS_CAP) {
+    const inside = countInside(data, g, rows, opts.insideBudget ?? pairWork(data, rows));
+    g.inside = insidePairs(g, inside);
+    g.insideTokens = inside.tokens;
+  }
   return g;
 }
 
-function insidePairs(g: ColinkGraph): ColinkGraph["inside"] {
-  let total = 0;
+/** Co-activation counts of the pairs inside each community: community c's triangle over its members' local indices, from base[c]. */
+export interface InsideCounts {
+  /** Fit tokens counted. */
+  tokens: number;
+  base: Int32Array;
+  counts: Uint16Array | Uint32Array;
+}
+
+/**
+ * The counts the greedy links communities by: every pair inside a community, on the
+ * graph's sample (read from its triangle) plus as many other fit tokens as `budget`
+ * pair increments allow (all of them when they fit, else evenly spaced ones). Only
+ * pairs inside communities are counted, a small share of all pairs where communities
+ * are small; where communities are much longer than a merged read, their inside
+ * order is what the layout rests on, and the sample's noise shows in it
+ * (docs/benchmarks.md, "Unseen generator settings").
+ */
+export function countInside(data: LayerTokens, g: Pick<ColinkGraph, "neurons" | "community" | "communities" | "members" | "start" | "pairs">, sample: Int32Array, budget: number): InsideCounts {
+  const C = g.communities;
+  const base = new Int32Array(C + 1);
+  for (let c = 0; c < C; c++) {
+    const m = g.start[c + 1] - g.start[c];
+    base[c + 1] = base[c] + (m * (m - 1)) / 2;
+  }
+  const extra = otherTokens(data.tokens, sample);
+  const perToken = insideWorkPerToken(data, g);
+  const want = perToken > 0 ? Math.min(extra.length, Math.floor(budget / perToken)) : 0;
+  const rows = want >= extra.length ? extra : want > 0 ? sampleTokens(extra.length, want).map((x) => extra[x]) : new Int32Array(0);
+  const tokens = sample.length + rows.length;
+  const counts = tokens < 65536 ? new Uint16Array(base[C]) : new Uint32Array(base[C]);
+  const { rowBase, counts: sampled } = g.pairs;
+  for (let c = 0; c < C; c++) {
+    const mem = g.members.subarray(g.start[c], g.start[c + 1]);
+    let e = base[c];
+    for (let x = 0; x < mem.length - 1; x++) {
+      const row = rowBase[mem[x]];
+      for (let y = x + 1; y < mem.length; y++) counts[e++] = sampled[row + mem[y]];
+    }
+  }
+  addInsidePairs(data, g, rows, base, counts);
+  return { tokens, base, counts };
+}
+
+/** The fit tokens not in `sample` (ascending), in order. */
+function otherTokens(tokens: number, sample: Int32Array): Int32Array {
+  const out = new Int32Array(tokens - sample.length);
+  let at = 0;
+  let s = 0;
+  for (let t = 0; t < tokens; t++) {
+    if (s < sample.length && sample[s] === t) s++;
+    else out[at++] = t;
+  }
+  return out;
+}
+
+/** Mean pairs per token inside communities: sum over communities of k(k-1)/2, k its active members. */
+export function insideWorkPerToken(data: LayerTokens, g: Pick<ColinkGraph, "community" | "communities">): number {
+  if (data.tokens === 0) return 0;
+  const k = new Int32Array(g.communities);
+  const touched = new Int32Array(g.communities);
+  let pairs = 0;
+  for (let t = 0; t < data.tokens; t++) {
+    let nt = 0;
+    for (let p = data.offsets[t]; p < data.offsets[t + 1]; p++) {
+      const c = g.community[data.ids[p]];
+      if (k[c]++ === 0) touched[nt++] = c;
+    }
+    for (let x = 0; x < nt; x++) {
+      const m = k[touched[x]];
+      pairs += (m * (m - 1)) / 2;
+      k[touched[x]] = 0;
+    }
+  }
+  return pairs / data.tokens;
+}
+
+/**
+ * Adds, for the tokens `rows` of `data`, one to every pair of co-active neurons of the
+ * same community in `counts` (community c's triangle at base[c]): per token, the
+ * active ids are grouped by community (ids ascend, so each group's local indices
+ * ascend) and each group's pairs are incremented in its own triangle.
+ */
+function addInsidePairs(
+  data: LayerTokens,
+  g: Pick<ColinkGraph, "neurons" | "community" | "communities" | "members" | "start">,
+  rows: Int32Array,
+  base: Int32Array,
+  counts: Uint16Array | Uint32Array,
+): void {
+  const C = g.communities;
+  const { community, start } = g;
+  const { ids, offsets } = data;
+  const local = new Int32Array(g.neurons);
+  for (let c = 0; c < C; c++) for (let x = start[c]; x < start[c + 1]; x++) local[g.members[x]] = x - start[c];
+  const k = new Int32Array(C);
+  const at = new Int32Array(C);
+  const touched = new Int32Array(C);
+  const grouped = new Int32Array(g.neurons);
+  for (let r = 0; r < rows.length; r++) {
+    const from = offsets[rows[r]];
+    const to = offsets[rows[r] + 1];
+    let nt = 0;
+    for (let p = from; p < to; p++) {
+      const c = community[ids[p]];
+      if (k[c]++ === 0) touched[nt++] = c;
+    }
+    let off = 0;
+    for (let x = 0; x < nt; x++) {
+      const c = touched[x];
+      at[c] = off;
+      off += k[c];
+    }
+    for (let p = from; p < to; p++) {
+      const id = ids[p];
+      grouped[at[community[id]]++] = local[id];
+    }
+    for (let x = 0; x < nt; x++) {
+      const c = touched[x];
+      const kc = k[c];
+      k[c] = 0;
+      if (kc < 2) continue;
+      const m = start[c + 1] - start[c];
+      const b0 = base[c];
+      const end = at[c];
+      for (let a = end - kc; a < end - 1; a++) {
+        const i = grouped[a];
+        // row i of an m-member triangle starts at i*m - i(i+1)/2; pair (i, j) sits j - i - 1 in
+        const row = (b0 + i * m - ((i * (i + 1)) >> 1) - i - 1) | 0;
+        let b = a + 1;
+        for (; b + 3 < end; b += 4) {
+          counts[row + grouped[b]]++;
+          counts[row + grouped[b + 1]]++;
+          counts[row + grouped[b + 2]]++;
+          counts[row + grouped[b + 3]]++;
+        }
+        for (; b < end; b++) counts[row + grouped[b]]++;
+      }
+    }
+  }
+}
+
+/**
+ * Every community's pairs with a positive count in `inside`, by count descending
+ * (ties: lower first id, then lower second id: members ascend, so local order is id
+ * order), one community after another: the same list pairsByCountDesc would give
+ * for each community's members from these counts.
+ */
+function insidePairs(g: ColinkGraph, inside: InsideCounts): SortedPairs {
+  const Pair = g.neurons <= 65536 ? Uint16Array : Uint32Array;
+  let positive = 0;
+  let max = 0;
+  for (let e = 0; e < inside.counts.length; e++) {
+    const c = inside.counts[e];
+    if (c > 0) positive++;
+    if (c > max) max = c;
+  }
+  const pi = new Pair(positive);
+  const pj = new Pair(positive);
+  const start = new Float64Array(max + 2);
+  let out = 0;
   for (let c = 0; c < g.communities; c++) {
     const m = g.start[c + 1] - g.start[c];
-    total += (m * (m - 1)) / 2;
-  }
-  if (total > INSIDE_PAIRS_CAP) return null;
-  const lists: SortedPairs[] = [];
-  let size = 0;
-  for (let c = 0; c < g.communities; c++) {
-    lists.push(pairsByCountDesc(g.pairs, g.members.subarray(g.start[c], g.start[c + 1])));
-    size += lists[c].pi.length;
-  }
-  const Pair = g.neurons <= 65536 ? Uint16Array : Uint32Array;
-  const pi = new Pair(size);
-  const pj = new Pair(size);
-  let at = 0;
-  for (const l of lists) {
-    pi.set(l.pi, at);
-    pj.set(l.pj, at);
-    at += l.pi.length;
+    if (m < 2) continue;
+    const mem = g.members.subarray(g.start[c], g.start[c + 1]);
+    const b0 = inside.base[c];
+    const b1 = inside.base[c + 1];
+    let cmax = 0;
+    for (let e = b0; e < b1; e++) if (inside.counts[e] > cmax) cmax = inside.counts[e];
+    start.fill(0, 0, cmax + 2);
+    for (let e = b0; e < b1; e++) start[inside.counts[e]]++;
+    let acc = out; // buckets from the largest count down
+    for (let v = cmax; v >= 1; v--) {
+      const h = start[v];
+      start[v] = acc;
+      acc += h;
+    }
+    let e = b0;
+    for (let x = 0; x < m - 1; x++)
+      for (let y = x + 1; y < m; y++, e++) {
+        const v = inside.counts[e];
+        if (v === 0) continue;
+        const p = start[v]++;
+        pi[p] = mem[x];
+        pj[p] = mem[y];
+      }
+    out = acc;
   }
   return { pi, pj };
 }
@@ -229,10 +409,10 @@ function insidePairs(g: ColinkGraph): ColinkGraph["inside"] {
 /**
  * colink's order of the neurons not in `exclude` (pinned in DRAM, placed after
  * them): inside each Louvain community, the paper's greedy over all pairs of its
- * members (by sampled co-activation count, descending); then across communities,
- * the same greedy over the path ends left (finishOrder), and the paths laid out
- * grouped by community. All pairs inside communities are a small share of all
- * pairs (at 7B ~0.5M of 60.6M), so this costs tens of milliseconds where the
+ * members (by their counts in `g.inside`, descending); then across communities,
+ * the same greedy over the path ends left by the sample's counts (finishOrder), and
+ * the paths laid out grouped by community. All pairs inside communities are a small
+ * share of all pairs (0.42M of 60.6M on 7B layer 16), so this costs tens of milliseconds where the
  * all-pairs greedy costs most of a second, and it placed better on the 7B layer
  * measured (docs/benchmarks.md#placer).
  */

@@ -138,6 +138,7 @@ export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
     layer.choice = r.choice;
     if (r.communities !== undefined) layer.communities = r.communities;
     if (r.pairTokens !== undefined) layer.pairTokens = r.pairTokens;
+    if (r.insideTokens !== undefined) layer.insideTokens = r.insideTokens;
     return layer;
   });
   const traceInfo = await digests;
