@@ -12,6 +12,7 @@ import {
   type PairCounts,
   releasePairs,
   sampleTokens,
+  triangleRowBase,
   topKEdges,
   type WeightKind,
 } from "./cooccur.js";
@@ -342,7 +343,7 @@ function addInsidePairs(
       const end = at[c];
       for (let a = end - kc; a < end - 1; a++) {
         const i = grouped[a];
-        // row i of an m-member triangle starts at i*m - i(i+1)/2; pair (i, j) sits j - i - 1 in
+        // triangleRowBase(m)[i] + base[c], inline: row i of an m-member triangle
         const row = (b0 + i * m - ((i * (i + 1)) >> 1) - i - 1) | 0;
         let b = a + 1;
         for (; b + 3 < end; b += 4) {
@@ -358,50 +359,31 @@ function addInsidePairs(
 }
 
 /**
- * Every community's pairs with a positive count in `inside`, by count descending
- * (ties: lower first id, then lower second id: members ascend, so local order is id
- * order), one community after another: the same list pairsByCountDesc would give
- * for each community's members from these counts.
+ * Every community's pairs with a positive count in `inside`, by count descending,
+ * one community after another: pairsByCountDesc over each community's triangle (its
+ * members' local indices; members ascend, so the ties' local order is id order),
+ * mapped back to ids.
  */
 function insidePairs(g: ColinkGraph, inside: InsideCounts): SortedPairs {
-  const Pair = g.neurons <= 65536 ? Uint16Array : Uint32Array;
-  let positive = 0;
-  let max = 0;
-  for (let e = 0; e < inside.counts.length; e++) {
-    const c = inside.counts[e];
-    if (c > 0) positive++;
-    if (c > max) max = c;
-  }
-  const pi = new Pair(positive);
-  const pj = new Pair(positive);
-  const start = new Float64Array(max + 2);
-  let out = 0;
+  const lists: SortedPairs[] = [];
+  let size = 0;
   for (let c = 0; c < g.communities; c++) {
     const m = g.start[c + 1] - g.start[c];
-    if (m < 2) continue;
+    const rowBase = triangleRowBase(m).map((r) => r + inside.base[c]);
+    lists.push(pairsByCountDesc({ neurons: m, tokens: inside.tokens, rowBase, counts: inside.counts }, identityLayerOrder(m)));
+    size += lists[c].pi.length;
+  }
+  const Pair = g.neurons <= 65536 ? Uint16Array : Uint32Array;
+  const pi = new Pair(size);
+  const pj = new Pair(size);
+  let at = 0;
+  for (let c = 0; c < g.communities; c++) {
     const mem = g.members.subarray(g.start[c], g.start[c + 1]);
-    const b0 = inside.base[c];
-    const b1 = inside.base[c + 1];
-    let cmax = 0;
-    for (let e = b0; e < b1; e++) if (inside.counts[e] > cmax) cmax = inside.counts[e];
-    start.fill(0, 0, cmax + 2);
-    for (let e = b0; e < b1; e++) start[inside.counts[e]]++;
-    let acc = out; // buckets from the largest count down
-    for (let v = cmax; v >= 1; v--) {
-      const h = start[v];
-      start[v] = acc;
-      acc += h;
+    const l = lists[c];
+    for (let e = 0; e < l.pi.length; e++, at++) {
+      pi[at] = mem[l.pi[e]];
+      pj[at] = mem[l.pj[e]];
     }
-    let e = b0;
-    for (let x = 0; x < m - 1; x++)
-      for (let y = x + 1; y < m; y++, e++) {
-        const v = inside.counts[e];
-        if (v === 0) continue;
-        const p = start[v]++;
-        pi[p] = mem[x];
-        pj[p] = mem[y];
-      }
-    out = acc;
   }
   return { pi, pj };
 }
