@@ -20,8 +20,13 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const place = "node packages/placer/dist/bench/placement.js";
 const W = "out/bench-placer";
 const T7 = "out/bench-llama2-7b.arrow";
-const timed = (method, F) =>
-  `/usr/bin/time -f "${method} F=${F}: %e s wall, %U s user, %M KB peak RSS" node packages/cli/bin/colink.js place -t ${T7} -m ${method} --bundle-bytes 24576 --cache-fraction ${F} -o out/bench-speed-${method}-${F}.json --quiet`;
+const timed = (method, F, flags = "", out = `out/bench-speed-${method}-${F}.json`) =>
+  `/usr/bin/time -f "${method} F=${F}${flags && ` ${flags}`}: %e s wall, %U s user, %M KB peak RSS" node packages/cli/bin/colink.js place -t ${T7} -m ${method} --bundle-bytes 24576 --cache-fraction ${F}${flags && ` ${flags}`} -o ${out} --quiet`;
+const FRONTIER = [256, 512, 1024, 1536]; // colink's --pair-tokens: its speed against its no-cache quality
+const frontierRound = () => [
+  timed("neuralink", 0, "", "out/bench-frontier/neuralink.json"),
+  ...FRONTIER.map((t) => timed("colink", 0, `--pair-tokens ${t}`, `out/bench-frontier/colink-t${t}.json`)),
+];
 
 /** suite → commands (shell), in order, by the doc section they feed. */
 const SUITES = {
@@ -50,6 +55,15 @@ const SUITES = {
   ],
   // back to back, alternating the two methods twice so that drift in machine speed hits both
   "placer-speed": [timed("neuralink", 0.1), timed("colink", 0.1), timed("neuralink", 0.1), timed("colink", 0.1), timed("neuralink", 0), timed("colink", 0), timed("neuralink", 0), timed("colink", 0)],
+  // every pair-sample size against neuralink, twice (F = 0, 24 KiB), then each placement's held-out cost
+  "placer-frontier": [
+    "mkdir -p out/bench-frontier",
+    ...frontierRound(),
+    ...frontierRound(),
+    ...["neuralink", ...FRONTIER.map((t) => `colink-t${t}`)].map(
+      (p) => `npx colink evaluate --placement out/bench-frontier/${p}.json -t ${T7} --bundle-bytes 24576 --json > out/bench-frontier/${p}.eval.json`,
+    ),
+  ],
   "placer-steps": [
     `node packages/placer/dist/bench/breakdown.js --traces ${T7} --layer 16 --bundle-bytes 24576 --fraction 0.1`,
     `node packages/placer/dist/bench/breakdown.js --traces ${T7} --layer 16 --bundle-bytes 24576 --fraction 0`,
