@@ -1,5 +1,5 @@
 /** End-to-end: `colink place` and `colink evaluate` through the built CLI. */
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { colink, tempDir } from "./helpers.js";
@@ -89,5 +89,15 @@ describe("colink place / evaluate", () => {
     );
     oneLineError(colink(["evaluate", "-p", over, "-t", traceA, "--cache-fraction", "0.1"]), /over the budget of 51/);
     oneLineError(colink(["evaluate", "-p", path.join(dir, "identity.json"), "-t", small]), /has 512 ids, the model has 256/);
+  });
+
+  it("refuses layers too wide for pair counts before reading them, and nothing is written", () => {
+    const wide = path.join(dir, "wide.arrow");
+    expect(colink(["trace", "synth", "--shape", "65537x1", "--tokens", "20", "--out", wide, "--quiet"]).status).toBe(0);
+    const out = path.join(dir, "wide.json");
+    for (const method of ["colink", "neuralink"])
+      oneLineError(colink(["place", "-t", wide, "-m", method, "-o", out]), /wide\.arrow: 65537 neurons per layer; --method \w+ counts co-activation pairs, which supports at most 65536/);
+    expect(existsSync(out)).toBe(false);
+    expect(colink(["place", "-t", wide, "-m", "frequency", "-o", out, "--quiet"]).status).toBe(0);
   });
 });

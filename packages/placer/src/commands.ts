@@ -27,7 +27,7 @@ const placeCommand: CommandModule = {
       .option("model", { type: "string", describe: "Model directory whose config.json gives the fp16 bundle size (Llama 3 x hidden x 2 B)" })
       .option("cache-fraction", { type: "number", default: 0, describe: "DRAM per layer as a fraction F of its neurons; the cache holds floor(F x N) bundles" })
       .option("seed", { type: "number", default: 0, describe: "Seed for Louvain (output is deterministic for a seed)" })
-      .option("threads", { type: "number", describe: "Worker threads, layers in parallel (default: the machine's cores, at most 8)" })
+      .option("threads", { type: "number", describe: "Worker threads, layers in parallel (default: the machine's cores, at most 8, fewer if half the memory cannot hold one layer's pair counts per thread)" })
       .option("k", { type: "number", default: 16, describe: "colink: strongest neighbours kept per neuron in the graph" })
       .option("pair-tokens", {
         type: "number",

@@ -35,8 +35,25 @@ export interface PairCounts {
   counts: Uint16Array | Uint32Array;
 }
 
+/**
+ * Most neurons per layer the pair counts support: ids fit in uint16 and the
+ * triangle's n(n-1)/2 counters (2147450880 at 65536) in an int32 index.
+ */
+export const MAX_PAIR_NEURONS = 65536;
+
+/**
+ * Bytes one layer's pair counts hold at their peak: the triangle of n(n-1)/2
+ * counters (uint16 while fewer than 65536 tokens are counted, else uint32), plus,
+ * with `sortedPairs`, the two id lists of neuralink's sorted pairs (every pair, at
+ * worst: uint16 ids).
+ */
+export function pairBytes(n: number, tokens: number, sortedPairs: boolean): number {
+  const pairs = (n * (n - 1)) / 2;
+  return pairs * ((tokens < 65536 ? 2 : 4) + (sortedPairs ? 4 : 0));
+}
+
 export function triangleRowBase(n: number): Int32Array {
-  if (n > 46341) throw new RangeError(`pair counts support at most 46341 neurons per layer, got ${n}`);
+  if (n > MAX_PAIR_NEURONS) throw new RangeError(`pair counts support at most ${MAX_PAIR_NEURONS} neurons per layer, got ${n}`);
   const base = new Int32Array(n);
   // row i starts after rows 0..i-1, which hold (n-1) + (n-2) + ... + (n-i) pairs
   for (let i = 0; i < n; i++) base[i] = i * n - (i * (i + 1)) / 2 - i - 1;

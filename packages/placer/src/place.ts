@@ -15,7 +15,7 @@ import {
   sha256File,
   writePlacement,
 } from "@colink/core";
-import { PAIR_BUDGET, type WeightKind } from "./cooccur.js";
+import { MAX_PAIR_NEURONS, PAIR_BUDGET, pairBytes, type WeightKind } from "./cooccur.js";
 import type { LayerJob, LayerResult } from "./layer.js";
 import { type ColinkOptions, METHODS, type Method } from "./methods.js";
 import { defaultThreads, runLayerJobs } from "./pool.js";
@@ -35,7 +35,7 @@ export interface PlaceOptions {
   /** DRAM budget per layer as a fraction of its bundles (default 0). */
   cacheFraction?: number;
   seed?: number;
-  /** Worker threads (default: cores, at most 8). */
+  /** Worker threads (default: cores, at most 8, as many as half the memory holds pair counts for: defaultThreads). */
   threads?: number;
   /** colink graph parameters. */
   k?: number;
@@ -85,12 +85,16 @@ export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
   check(F >= 0 && F < 1, `--cache-fraction must be in [0, 1), got ${F}`);
   const seed = opts.seed ?? 0;
   check(Number.isInteger(seed) && seed >= 0, `--seed must be an integer >= 0, got ${seed}`);
-  const threads = opts.threads ?? defaultThreads();
-  check(Number.isInteger(threads) && threads >= 1, `--threads must be an integer >= 1, got ${threads}`);
+  check(opts.threads === undefined || (Number.isInteger(opts.threads) && opts.threads >= 1), `--threads must be an integer >= 1, got ${opts.threads}`);
   const k = opts.k ?? 16;
   check(Number.isInteger(k) && k >= 1, `--k must be an integer >= 1, got ${k}`);
   const device = await resolveDeviceProfile(opts.device ?? "ufs40");
   const set = await openTraceSet(opts.traces);
+  const pairMethod = method === "neuralink" || method === "colink";
+  check(
+    !pairMethod || set.neurons <= MAX_PAIR_NEURONS,
+    `${set.files[0]}: ${set.neurons} neurons per layer; --method ${method} counts co-activation pairs, which supports at most ${MAX_PAIR_NEURONS} (identity and frequency have no limit)`,
+  );
   const fromMeta = opts.model ? { bytes: await bundleBytesFromModel(opts.model), from: `model ${opts.model}` } : bundleBytesFromMeta(set.meta);
   const bundleBytes = opts.bundleBytes ?? fromMeta.bytes;
   check(Number.isInteger(bundleBytes) && bundleBytes > 0, `--bundle-bytes must be an integer > 0, got ${bundleBytes}`);
@@ -103,6 +107,9 @@ export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
   const fitTokens = fit[0].tokens;
   const pairTokens = opts.pairTokens;
   check(pairTokens === undefined || (Number.isInteger(pairTokens) && pairTokens >= 1), `--pair-tokens must be an integer >= 1, got ${pairTokens}`);
+  // each worker holds one layer's pair counts at a time; bound the default by memory
+  const counted = method === "colink" ? Math.min(fitTokens, pairTokens ?? fitTokens) : fitTokens;
+  const threads = opts.threads ?? defaultThreads(pairMethod ? pairBytes(set.neurons, counted, method === "neuralink") : 0);
   const colink: ColinkOptions = { k, minCount: opts.minCount ?? 2, weight: opts.weight ?? "jaccard", pairTokens, seed };
   function* jobs(): Generator<LayerJob> {
     for (let l = 0; l < set.layers; l++) {

@@ -5,13 +5,20 @@
  * jobs run inline, one after another.
  */
 import { existsSync } from "node:fs";
-import { availableParallelism } from "node:os";
+import { availableParallelism, totalmem } from "node:os";
 import { fileURLToPath } from "node:url";
 import { Worker } from "node:worker_threads";
 import { type LayerJob, type LayerResult, placeLayer } from "./layer.js";
 
-export function defaultThreads(): number {
-  return Math.max(1, Math.min(availableParallelism(), 8));
+/**
+ * Worker threads by default: the machine's cores, at most 8, and no more than half
+ * the machine's memory holds when each worker needs `bytesPerWorker` at once (one
+ * layer's pair counts: 121 MB at 7B, 2.8 GB at 53248 neurons).
+ */
+export function defaultThreads(bytesPerWorker = 0): number {
+  const cores = Math.max(1, Math.min(availableParallelism(), 8));
+  if (bytesPerWorker <= 0) return cores;
+  return Math.max(1, Math.min(cores, Math.floor(totalmem() / 2 / bytesPerWorker)));
 }
 
 /**
