@@ -64,6 +64,12 @@ const SUITES = {
       (p) => `npx colink evaluate --placement out/bench-frontier/${p}.json -t ${T7} --bundle-bytes 24576 --json > out/bench-frontier/${p}.eval.json`,
     ),
   ],
+  // the bundled model on a text it was not profiled on before: these docs at a fixed commit
+  "placer-other-text": [
+    "mkdir -p out/bench-text && for f in $(git ls-tree --name-only c7bc090 docs/ | grep '\\.md$'); do git show c7bc090:$f; done > out/bench-text/docs.txt",
+    "npx colink profile --model data/models/tiny-relu-llama --corpus out/bench-text/docs.txt --out out/bench-text/docs.arrow --quiet",
+    `${place} --traces out/bench-text/docs.arrow --label docs --methods neuralink,colink --bundle-bytes 24576,6912,1152 --fractions 0,0.1 --work out/bench-text --json out/bench-text/docs.json`,
+  ],
   "placer-steps": [
     `node packages/placer/dist/bench/breakdown.js --traces ${T7} --layer 16 --bundle-bytes 24576 --fraction 0.1`,
     `node packages/placer/dist/bench/breakdown.js --traces ${T7} --layer 16 --bundle-bytes 24576 --fraction 0`,

@@ -2,8 +2,8 @@ import { type CacheSpec, type DeviceProfile, NO_CACHE, xorshift32 } from "@colin
 import { describe, expect, it } from "vitest";
 import { fitCostUs, hottest, screenTokens } from "./codesign.js";
 import { countPairs, type LayerTokens } from "./cooccur.js";
-import { linkAllPairsChunked } from "./greedy.js";
-import { placeLayer } from "./layer.js";
+import { linkAllPairsChunked, sampleGreedyOrder } from "./greedy.js";
+import { ALL_PAIRS_FAMILY_PAIRS, placeLayer } from "./layer.js";
 import { PathLinker } from "./link.js";
 import { buildColinkGraph, colinkOrder, frequencyOrder, hotBlockOrder, linkByCountDesc } from "./methods.js";
 
@@ -98,6 +98,20 @@ describe("chunked all-pairs greedy", () => {
 });
 
 describe("screened candidate scoring", () => {
+  it("on small layers also scores the paper's all-pairs greedy on its counts, and never does worse on fit tokens", () => {
+    const data = independentHeat(400, 600, 7);
+    const r = placeLayer({ layer: 0, method: "colink", data, budget: 0, device: longGap, bundleBytes: 1024, colink: {}, screen: null });
+    expect(r.scores["none+allpairs"]).toBeGreaterThan(0);
+    const g = buildColinkGraph(data, {});
+    expect(r.fitUs * data.tokens).toBeLessThanOrEqual(fitCostUs(data, sampleGreedyOrder(g), NO_CACHE, longGap, 1024) + 1e-6);
+    // above the cap (n = 4001: 8.002M pairs) the family is not built
+    const wide = independentHeat(4001, 40, 3);
+    const w = placeLayer({ layer: 0, method: "colink", data: wide, budget: 0, device: longGap, bundleBytes: 1024, colink: {} });
+    expect((4001 * 4000) / 2).toBeGreaterThan(ALL_PAIRS_FAMILY_PAIRS);
+    expect(Object.keys(w.scores).some((k) => k.endsWith("+allpairs"))).toBe(false);
+    expect(Object.keys(w.scores)).toContain("none+frequency");
+  });
+
   it("screen tokens are whole runs of the fit tokens, spread over them", () => {
     const data = independentHeat(50, 100, 11);
     const s = screenTokens(data, 20, 4);

@@ -6,10 +6,11 @@
  * greedy on the counted tokens (same tie order: lower first id, then lower second),
  * while only one chunk of pairs is ever held (the all-pairs sort holds every
  * positive pair: 240 MB per 7B layer; a chunk of 256 x N pairs is 11 MB and needs
- * 2-3 passes over the ends' pairs at 7B). Not used by the methods any more: colink's
- * greedy inside and across Louvain communities placed better at a tenth of the cost
- * (docs/placement.md). The benches (orders.js, breakdown.js) keep it as the reference
- * "paper's greedy on colink's sample".
+ * 2-3 passes over the ends' pairs at 7B). At 7B colink links inside and across
+ * Louvain communities instead, which placed better at a tenth of the cost; on small
+ * layers (layer.ts ALL_PAIRS_FAMILY_PAIRS) this order is one of the families the fit
+ * tokens choose from (docs/placement.md). The benches (orders.js, breakdown.js) keep
+ * it as the reference "paper's greedy on colink's sample".
  */
 import type { PairCounts } from "./cooccur.js";
 import { PathLinker } from "./link.js";

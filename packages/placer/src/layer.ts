@@ -5,6 +5,7 @@
  */
 import type { CacheSpec, DeviceProfile } from "@colink/core";
 import { cacheCandidates, chooseBest, chooseJoint, type Candidate, ioCost, type OrderFamily, type Screen } from "./codesign.js";
+import { sampleGreedyOrder } from "./greedy.js";
 import { activationCounts, type LayerTokens, type PairCounts, releasePairs } from "./cooccur.js";
 import {
   buildColinkGraph,
@@ -57,6 +58,13 @@ export interface LayerResult {
 // the choose phase 34% shorter (docs/benchmarks.md#placer)
 const DEFAULT_SCREEN: Screen = { tokens: 512, finalists: 3 };
 
+/**
+ * Layers with at most this many pairs (n <= 4000) also score the paper's greedy over
+ * all pairs on colink's counts as an order family: 20-60 ms per order on the bundled
+ * model's 768-neuron layers, where at 7B (60.6M pairs) it costs 0.6-1.1 s.
+ */
+export const ALL_PAIRS_FAMILY_PAIRS = 8_000_000;
+
 export function placeLayer(job: LayerJob): LayerResult {
   const { data, budget, device, bundleBytes } = job;
   const n = data.neurons;
@@ -87,6 +95,9 @@ export function placeLayer(job: LayerJob): LayerResult {
       const size = Math.floor((pct * n) / 100);
       if (size > 0) families.push({ name: `hot-${pct}%`, orderFor: (mask) => hotBlockOrder(g, rank, mask, size) });
     }
+    // where it is cheap, the paper's greedy on colink's counts too: on small layers
+    // it beats the community-first linking on some (docs/benchmarks.md#placer)
+    if ((n * (n - 1)) / 2 <= ALL_PAIRS_FAMILY_PAIRS) families.push({ name: "allpairs", orderFor: (mask) => sampleGreedyOrder(g, mask) });
   } else {
     freq = activationCounts(data);
     const order =
