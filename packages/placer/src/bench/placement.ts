@@ -8,10 +8,12 @@
  *
  * Each `colink place` runs in its own process (fit time and peak RSS are that
  * process's); evaluation replays the held-out split, read once, through core's
- * cost model in this process.
+ * cost model in this process. Placements are kept in --work and reused by a rerun
+ * while the placer, core and trace are unchanged (buildKey).
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import {
@@ -49,6 +51,27 @@ const deviceName = arg("device", "ufs40");
 const workDir = arg("work", path.resolve("out/bench-placer"));
 const jsonOut = process.argv.includes("--json") ? arg("json") : undefined;
 
+/**
+ * What a kept placement was made from: the compiled placer and core (not the benches)
+ * and the trace file's size and modification time. A rerun reuses a placement only
+ * when this matches, so a table never mixes in placements of older code.
+ */
+function buildKey(): string {
+  const h = createHash("sha256");
+  const walk = (dir: string): void => {
+    for (const e of readdirSync(dir, { withFileTypes: true }).sort((a, b) => (a.name < b.name ? -1 : 1))) {
+      const f = path.join(dir, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== "bench") walk(f);
+      } else if (e.name.endsWith(".js")) h.update(f.slice(dir.length)).update(readFileSync(f));
+    }
+  };
+  walk(path.resolve(here, ".."));
+  walk(path.resolve(here, "../../../core/dist"));
+  const st = statSync(traces);
+  return h.update(`${path.resolve(traces)} ${st.size} ${st.mtimeMs}`).digest("hex").slice(0, 16);
+}
+
 interface Row {
   trace: string;
   bundleBytes: number;
@@ -71,6 +94,7 @@ async function main(): Promise<void> {
   const held = await readSplit(set, 1);
   const rows: Row[] = [];
   mkdirSync(workDir, { recursive: true });
+  const key = buildKey();
   // Baseline orders do not depend on the bundle size or F: they are placed once (at
   // the first bundle size) and evaluated under every setting. A run's fit time and
   // peak RSS are kept beside its placement (*.run.json), so a rerun reuses them.
@@ -79,8 +103,11 @@ async function main(): Promise<void> {
     const runFile = `${file}.run.json`;
     if (existsSync(file) && existsSync(runFile)) {
       const run = JSON.parse(readFileSync(runFile, "utf8"));
-      process.stderr.write(`reusing ${file}: ${run.seconds.toFixed(1)} s, ${run.peakRssMiB.toFixed(0)} MiB\n`);
-      return { file, seconds: run.seconds, peakRssMiB: run.peakRssMiB };
+      if (run.key === key) {
+        process.stderr.write(`reusing ${file}: ${run.seconds.toFixed(1)} s, ${run.peakRssMiB.toFixed(0)} MiB\n`);
+        return { file, seconds: run.seconds, peakRssMiB: run.peakRssMiB };
+      }
+      process.stderr.write(`placing ${file} again: the placer, core or trace changed since it was made\n`);
     }
     const r = spawnSync(
       process.execPath,
@@ -89,7 +116,7 @@ async function main(): Promise<void> {
     );
     if (r.status !== 0) throw new Error(`place ${method} failed: ${r.stderr}`);
     const out = JSON.parse(r.stdout);
-    writeFileSync(runFile, `${JSON.stringify({ seconds: out.seconds, peakRssMiB: out.peakRssMiB, choices: out.choices })}\n`);
+    writeFileSync(runFile, `${JSON.stringify({ key, seconds: out.seconds, peakRssMiB: out.peakRssMiB, choices: out.choices })}\n`);
     process.stderr.write(`placed ${method} F=${F} bundle=${bb}: ${out.seconds.toFixed(1)} s, ${out.peakRssMiB.toFixed(0)} MiB, choices ${JSON.stringify(out.choices)}\n`);
     return { file, seconds: out.seconds, peakRssMiB: out.peakRssMiB };
   };
