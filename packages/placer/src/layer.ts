@@ -5,8 +5,8 @@
  */
 import type { CacheSpec, DeviceProfile } from "@colink/core";
 import { cacheCandidates, chooseBest, chooseJoint, type Candidate, ioCost, type OrderFamily, type Screen } from "./codesign.js";
-import { sampleGreedyOrder } from "./greedy.js";
 import { activationCounts, type LayerTokens, type PairCounts, releasePairs } from "./cooccur.js";
+import { sampleGreedyOrder } from "./greedy.js";
 import {
   buildColinkGraph,
   type ColinkOptions,
