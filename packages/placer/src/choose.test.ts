@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { fitCostUs, hottest, screenTokens } from "./codesign.js";
 import { countPairs, type LayerTokens } from "./cooccur.js";
 import { linkAllPairsChunked, sampleGreedyOrder } from "./greedy.js";
-import { ALL_PAIRS_FAMILY_PAIRS, placeLayer } from "./layer.js";
+import { ALL_PAIRS_FAMILY_PAIRS, CHOOSE_WORK, chooseTokens, placeLayer } from "./layer.js";
 import { PathLinker } from "./link.js";
 import { buildColinkGraph, colinkOrder, frequencyOrder, hotBlockOrder, linkByCountDesc } from "./methods.js";
 
@@ -110,6 +110,17 @@ describe("screened candidate scoring", () => {
     expect((4001 * 4000) / 2).toBeGreaterThan(ALL_PAIRS_FAMILY_PAIRS);
     expect(Object.keys(w.scores).some((k) => k.endsWith("+allpairs"))).toBe(false);
     expect(Object.keys(w.scores)).toContain("none+frequency");
+  });
+
+  it("scores candidates on as many fit tokens as a fixed work allows, at least 4096", () => {
+    const layer = (tokens: number, active: number): LayerTokens => {
+      const offsets = Int32Array.from({ length: tokens + 1 }, (_, t) => t * active);
+      return { neurons: 2048, tokens, offsets, ids: new Uint16Array(tokens * active) };
+    };
+    expect(chooseTokens(layer(100, 1000))).toBe(4096); // the floor (placeLayer caps it at the fit tokens)
+    expect(chooseTokens(layer(100, 100))).toBe(Math.floor(CHOOSE_WORK / 100));
+    expect(chooseTokens(layer(100, 0))).toBe(4096);
+    expect(chooseTokens(layer(0, 0))).toBe(4096);
   });
 
   it("screen tokens are whole runs of the fit tokens, spread over them", () => {

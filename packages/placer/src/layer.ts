@@ -27,7 +27,7 @@ export interface LayerJob {
   device: DeviceProfile;
   bundleBytes: number;
   colink: ColinkOptions;
-  /** Fit tokens the cache/order candidates are scored on (default 4096). */
+  /** Fit tokens the cache/order candidates are scored on (default: chooseTokens). */
   chooseTokens?: number;
   /** Screen candidates on fewer tokens first (codesign Screen); default 512 tokens, 3 finalists. null: no screening. */
   screen?: Screen | null;
@@ -64,6 +64,22 @@ const DEFAULT_SCREEN: Screen = { tokens: 512, finalists: 3 };
  * model's 768-neuron layers, where at 7B (60.6M pairs) it costs 0.6-1.1 s.
  */
 export const ALL_PAIRS_FAMILY_PAIRS = 8_000_000;
+
+/** Active ids the fit replays may walk per candidate: 4096 tokens of a 512-active layer (chooseTokens). */
+export const CHOOSE_WORK = 1 << 21;
+
+/**
+ * Fit tokens the candidates are scored on: as many as CHOOSE_WORK active ids allow,
+ * at least 4096. A replay costs about the same on every layer then: 4096 tokens at
+ * 7B (532-901 active per token), and more where layers are sparse or narrow (the
+ * bundled model: 13-38K of its 196K fit tokens), where 4096 tokens were too few to
+ * tell close candidates apart (docs/benchmarks.md#placer, the other text).
+ */
+export function chooseTokens(data: LayerTokens): number {
+  const ids = data.tokens > 0 ? data.offsets[data.tokens] - data.offsets[0] : 0;
+  const perToken = data.tokens > 0 ? ids / data.tokens : 0;
+  return Math.max(4096, perToken > 0 ? Math.floor(CHOOSE_WORK / perToken) : 0);
+}
 
 export function placeLayer(job: LayerJob): LayerResult {
   const { data, budget, device, bundleBytes } = job;
@@ -107,9 +123,9 @@ export function placeLayer(job: LayerJob): LayerResult {
     candidates = cacheCandidates(freq, budget, () => order).filter((c) => c.name === "none" || c.name === "pin" || c.name === "lru");
   }
   const t1 = performance.now();
-  // Candidates are scored on (at most) the first 4096 fit tokens: whole sequences in
+  // Candidates are scored on the first fit tokens (chooseTokens): whole sequences in
   // order, so the caches see real token-to-token reuse, at a bounded cost.
-  const m = Math.min(data.tokens, job.chooseTokens ?? 4096);
+  const m = Math.min(data.tokens, job.chooseTokens ?? chooseTokens(data));
   const scored: LayerTokens = { neurons: n, tokens: m, offsets: data.offsets.subarray(0, m + 1), ids: data.ids };
   // families under the best cache only (keep 1): bounds the replays at 7B (the best cache was `pin` for 31 of 32 layers)
   const best = families.length > 0 ? chooseJoint(candidates, families, scored, device, bundleBytes, 1, job.screen === null ? undefined : (job.screen ?? DEFAULT_SCREEN)) : chooseBest(candidates, scored, device, bundleBytes);
