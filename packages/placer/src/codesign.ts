@@ -14,7 +14,7 @@ import {
   simulateLayerRows,
   TokenStats,
 } from "@colink/core";
-import type { LayerTokens } from "./cooccur.js";
+import { type LayerTokens, meanActive } from "./cooccur.js";
 
 /** Total simulated I/O microseconds of `data`'s tokens under an order and a cache. */
 export function fitCostUs(
@@ -160,7 +160,7 @@ export function cacheCandidates(
     const cache = { pinned: part.ids, lru: budget - size, gapfill: true };
     out.push({ name: `pin${pct}%+lru+gapfill`, order: orderFor(part.mask), cache, pinSet: `hot${size}` });
   }
-  const perToken = data && data.tokens > 0 ? (data.offsets[data.tokens] - data.offsets[0]) / data.tokens : 0;
+  const perToken = data ? meanActive(data) : 0;
   if (!data || perToken === 0) return out;
   sizes.clear();
   const shares: Array<{ pct: number; size: number }> = [];

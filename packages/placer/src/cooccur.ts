@@ -18,6 +18,16 @@ export interface LayerTokens {
   ids: Uint16Array | Uint32Array;
 }
 
+/** Mean active ids per token (0 without tokens). */
+export function meanActive(data: LayerTokens): number {
+  return data.tokens > 0 ? (data.offsets[data.tokens] - data.offsets[0]) / data.tokens : 0;
+}
+
+/** The pair counters' array type when `tokens` tokens are counted: uint16 while no count can pass 65535. */
+export function counterArray(tokens: number): Uint16ArrayConstructor | Uint32ArrayConstructor {
+  return tokens < 65536 ? Uint16Array : Uint32Array;
+}
+
 /** Activation count per neuron id. */
 export function activationCounts(data: LayerTokens): Uint32Array {
   const f = new Uint32Array(data.neurons);
@@ -49,7 +59,7 @@ export const MAX_PAIR_NEURONS = 65536;
  */
 export function pairBytes(n: number, tokens: number, sortedPairs: boolean): number {
   const pairs = (n * (n - 1)) / 2;
-  return pairs * ((tokens < 65536 ? 2 : 4) + (sortedPairs ? 4 : 0));
+  return pairs * (counterArray(tokens).BYTES_PER_ELEMENT + (sortedPairs ? 4 : 0));
 }
 
 export function triangleRowBase(n: number): Int32Array {
@@ -76,7 +86,7 @@ export function sampleTokens(tokens: number, maxTokens?: number): Int32Array {
 // page faults and GC than zeroing the old one (docs/benchmarks.md#placer).
 let spare: ArrayBuffer | null = null;
 
-function zeroed<T extends Uint16Array | Uint32Array>(Kind: { new (b: ArrayBuffer, o: number, l: number): T; BYTES_PER_ELEMENT: number }, size: number): T {
+function zeroed(Kind: Uint16ArrayConstructor | Uint32ArrayConstructor, size: number): Uint16Array | Uint32Array {
   const bytes = size * Kind.BYTES_PER_ELEMENT;
   if (spare && spare.byteLength >= bytes) {
     const view = new Kind(spare, 0, size);
@@ -138,7 +148,7 @@ export function countPairs(data: LayerTokens, rows?: Int32Array, blockBytes = 1 
   const sel = rows ?? sampleTokens(data.tokens);
   const rowBase = triangleRowBase(n);
   const size = (n * (n - 1)) / 2;
-  const counts = sel.length < 65536 ? zeroed(Uint16Array, size) : zeroed(Uint32Array, size);
+  const counts = zeroed(counterArray(sel.length), size);
   const { offsets, ids } = data;
   const m = sel.length;
   const cur = new Int32Array(m);
@@ -191,7 +201,7 @@ export function countPairsPopcount(data: LayerTokens, rows?: Int32Array): PairCo
     for (let p = data.offsets[t]; p < data.offsets[t + 1]; p++) bits[data.ids[p] * words + (r >>> 5)] |= 1 << (r & 31);
   }
   const rowBase = triangleRowBase(n);
-  const counts = sel.length < 65536 ? new Uint16Array((n * (n - 1)) / 2) : new Uint32Array((n * (n - 1)) / 2);
+  const counts = new (counterArray(sel.length))((n * (n - 1)) / 2);
   for (let i = 0; i < n; i++) {
     const oi = i * words;
     const base = rowBase[i];

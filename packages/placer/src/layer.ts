@@ -5,7 +5,7 @@
  */
 import type { CacheSpec, DeviceProfile } from "@colink/core";
 import { cacheCandidates, chooseBest, chooseJoint, type Candidate, ioCost, type OrderFamily, type Screen } from "./codesign.js";
-import { activationCounts, type LayerTokens, type PairCounts, releasePairs } from "./cooccur.js";
+import { activationCounts, type LayerTokens, meanActive, type PairCounts, releasePairs } from "./cooccur.js";
 import { sampleGreedyOrder } from "./greedy.js";
 import {
   buildColinkGraph,
@@ -76,8 +76,7 @@ export const CHOOSE_WORK = 1 << 21;
  * tell close candidates apart (docs/benchmarks.md#placer, the other text).
  */
 export function chooseTokens(data: LayerTokens): number {
-  const ids = data.tokens > 0 ? data.offsets[data.tokens] - data.offsets[0] : 0;
-  const perToken = data.tokens > 0 ? ids / data.tokens : 0;
+  const perToken = meanActive(data);
   return Math.max(4096, perToken > 0 ? Math.floor(CHOOSE_WORK / perToken) : 0);
 }
 

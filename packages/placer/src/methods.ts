@@ -6,6 +6,7 @@ import { UndirectedGraph } from "graphology";
 import {
   activationCounts,
   autoPairTokens,
+  counterArray,
   countPairs,
   pairWork,
   type LayerTokens,
@@ -246,7 +247,7 @@ export function countInside(data: LayerTokens, g: Pick<ColinkGraph, "neurons" | 
   const want = perToken > 0 ? Math.min(extra.length, Math.floor(budget / perToken)) : 0;
   const rows = want >= extra.length ? extra : want > 0 ? sampleTokens(extra.length, want).map((x) => extra[x]) : new Int32Array(0);
   const tokens = sample.length + rows.length;
-  const counts = tokens < 65536 ? new Uint16Array(base[C]) : new Uint32Array(base[C]);
+  const counts = new (counterArray(tokens))(base[C]);
   const { rowBase, counts: sampled } = g.pairs;
   for (let c = 0; c < C; c++) {
     const mem = g.members.subarray(g.start[c], g.start[c + 1]);
