@@ -109,7 +109,8 @@ export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
   check(pairTokens === undefined || (Number.isInteger(pairTokens) && pairTokens >= 1), `--pair-tokens must be an integer >= 1, got ${pairTokens}`);
   // each worker holds one layer's pair counts at a time; bound the default by memory
   const counted = method === "colink" ? Math.min(fitTokens, pairTokens ?? fitTokens) : fitTokens;
-  const threads = opts.threads ?? defaultThreads(pairMethod ? pairBytes(set.neurons, counted, method === "neuralink") : 0);
+  // never more workers than layers: each one costs a thread's start-up and a heap
+  const threads = Math.min(set.layers, opts.threads ?? defaultThreads(pairMethod ? pairBytes(set.neurons, counted, method === "neuralink") : 0));
   const colink: ColinkOptions = { k, minCount: opts.minCount ?? 2, weight: opts.weight ?? "jaccard", pairTokens, seed };
   function* jobs(): Generator<LayerJob> {
     for (let l = 0; l < set.layers; l++) {
@@ -183,7 +184,7 @@ export async function placeTraces(opts: PlaceOptions): Promise<PlaceResult> {
     choices,
     seconds: (performance.now() - t0) / 1000,
     timing: { readSeconds, orderSeconds: orderMs / 1000, chooseSeconds: chooseMs / 1000 },
-    threads: Math.min(threads, set.layers),
+    threads,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     placement,
   };

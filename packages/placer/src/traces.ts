@@ -17,6 +17,14 @@ export interface TraceSet {
 /** Opens every file's metadata and checks they agree in shape. */
 export async function openTraceSet(files: string[]): Promise<TraceSet> {
   if (files.length === 0) fail("BAD_ARGUMENT", "--traces: give at least one trace file");
+  const seen = new Map<string, string>();
+  for (const f of files) {
+    const key = path.resolve(f);
+    const before = seen.get(key);
+    // the same tokens twice would double every count and weigh that file twice
+    if (before !== undefined) fail("BAD_ARGUMENT", `--traces: ${f} is given twice (also as ${before}); give each trace once`);
+    seen.set(key, f);
+  }
   let first: TraceMeta | undefined;
   for (const f of files) {
     const r = await TraceReader.open(f);
