@@ -7,6 +7,7 @@
 import { spawn } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, realpathSync, rmSync, writeFileSync } from "node:fs";
 import * as path from "node:path";
+import { writeNpy } from "@colink/core";
 import { afterAll, describe, expect, it } from "vitest";
 import { BIN, ROOT, colink, tempDir } from "./helpers.js";
 
@@ -25,7 +26,7 @@ interface Summary {
   stages: { stage: string; cached: boolean }[];
   methods: Record<
     string,
-    { reads_per_token: number; io_ms_per_token: number; speedup_vs_identity: number; speedup_vs_neuralink: number; choices?: Record<string, number> }
+    { reads_per_token: number; io_ms_per_token: number; wall_ms_per_token: number; speedup_vs_identity: number; speedup_vs_neuralink: number; choices?: Record<string, number> }
   >;
   config: { cacheFraction: number; maxTokens: number; name: string; device: string };
   tokens: { fit: number; heldout: number };
@@ -167,6 +168,32 @@ describe("colink pipeline", () => {
     const again = colink(["pipeline", "--out", out, "--name", "tok", ...SMALL, "--tokenizer", tok, "--methods", "identity,neuralink"]);
     expect(again.status).toBe(0);
     expect(cachedSet(summaryOf("tok")).profile).toBe(false);
+  }, 2 * RUN_MS);
+
+  it("--token-ids profiles pre-tokenized ids instead of the corpus, as the same bytes profiled as text", async () => {
+    // the corpus's first 2048 bytes, as int32 ids and as text: the bundled model's vocabulary is bytes
+    const text = readFileSync(path.join(ROOT, "data/corpus/fortunes-sample.txt")).subarray(0, 2048);
+    const ids = path.join(out, "ids.npy");
+    await writeNpy(ids, "<i4", [text.length], (append) => append(new Uint8Array(Int32Array.from(text).buffer)));
+    const corpus = path.join(out, "first2048.txt");
+    writeFileSync(corpus, text);
+    const small = ["--methods", "identity,neuralink"];
+    const r = colink(["pipeline", "--out", out, "--name", "ids", "--token-ids", ids, ...small]);
+    expect(r.status, r.stderr).toBe(0);
+    const dir = readdirSync(path.join(out, "ids", "stages")).find((d) => d.startsWith("profile-")) as string;
+    const m = JSON.parse(readFileSync(path.join(out, "ids", "stages", dir, "manifest.json"), "utf8"));
+    expect(m.result.tokenizer).toBe("token-ids ids.npy");
+    expect(Object.keys(m.inputs)).toContain("tokenIds");
+    expect(Object.keys(m.inputs)).not.toContain("corpus");
+    expect(colink(["pipeline", "--out", out, "--name", "text", "--corpus", corpus, "--tokenizer", "bytes", ...small]).status).toBe(0);
+    const [a, b] = [summaryOf("ids"), summaryOf("text")];
+    expect(a.tokens).toEqual(b.tokens);
+    // everything the cost model and the replay count (not the wall clock) is the same
+    const counted = (x: Summary) => Object.fromEntries(Object.entries(x.methods).map(([k, { wall_ms_per_token: _w, ...v }]) => [k, v]));
+    expect(counted(a)).toEqual(counted(b));
+    const both = colink(["pipeline", "--out", out, "--name", "both", "--token-ids", ids, "--corpus", corpus]);
+    expect(both.status).toBe(1);
+    expect(both.stderr.trim().split("\n")).toEqual(["colink: pipeline: give either corpus or tokenIds, not both"]);
   }, 2 * RUN_MS);
 
   it("--activation target-sparsity profiles with the calibrated rule", () => {

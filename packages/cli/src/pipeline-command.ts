@@ -13,6 +13,7 @@ export const pipelineCommand: CommandModule = {
       .option("config", { type: "string", describe: "JSON file with pipeline settings (docs/pipeline.md); flags override it" })
       .option("model", { type: "string", describe: "Model directory (config.json + safetensors) [default: data/models/tiny-relu-llama]" })
       .option("corpus", { type: "string", describe: "Text corpus to profile on [default: data/corpus/fortunes-sample.txt]" })
+      .option("token-ids", { type: "string", describe: "Pre-tokenized ids (.npy, as profile --token-ids) to profile instead of --corpus" })
       .option("tokenizer", {
         type: "string",
         describe: "bytes, or a tokenizer.json [default: the model's tokenizer.json; bytes for a 256-token vocabulary without one]",
@@ -49,6 +50,7 @@ export const pipelineCommand: CommandModule = {
       {
         model: a.model,
         corpus: a.corpus,
+        tokenIds: a.tokenIds,
         tokenizer: a.tokenizer,
         device: a.device,
         dtype: a.dtype,

@@ -63,4 +63,17 @@ describe("pipeline config", () => {
     writeFileSync(file, JSON.stringify({ tokenizer: "tok.json" }));
     expect(resolveConfig(await readConfigFile(file), {}).tokenizer).toBe(path.join(dir, "tok.json"));
   });
+
+  it("tokenIds replaces the default corpus; both given is an error", async () => {
+    expect(resolveConfig({}, {}).tokenIds).toBe("");
+    const ids = path.join(dir, "ids.npy");
+    writeFileSync(ids, "");
+    const c = resolveConfig({}, { tokenIds: ids });
+    expect([c.tokenIds, c.corpus]).toEqual([ids, ""]);
+    const file = path.join(dir, "with-ids.json");
+    writeFileSync(file, JSON.stringify({ tokenIds: "ids.npy" }));
+    expect(resolveConfig(await readConfigFile(file), {}).tokenIds).toBe(ids);
+    expect(() => resolveConfig({}, { tokenIds: ids, corpus: defaultConfig().corpus })).toThrow(/give either corpus or tokenIds, not both/);
+    expect(() => resolveConfig({}, { tokenIds: path.join(dir, "nope.npy") })).toThrow(/tokenIds .*nope\.npy: no such file/);
+  });
 });

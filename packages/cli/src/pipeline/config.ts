@@ -17,8 +17,10 @@ export const ACTIVATIONS = ["nonzero", "threshold", "target-sparsity"] as const;
 export interface PipelineConfig {
   /** Model directory (config.json + *.safetensors). */
   model: string;
-  /** Text corpus to profile on. */
+  /** Text corpus to profile on ("" when `tokenIds` is given). */
   corpus: string;
+  /** Pre-tokenized ids (.npy, as `colink profile --token-ids`) to profile instead of the corpus; "" = profile the corpus. */
+  tokenIds: string;
   /** How the corpus becomes token ids: "bytes", a tokenizer.json file, or "" for the profiler's default. */
   tokenizer: string;
   /** Device profile name (ufs31, ufs40, nvme) or a profile JSON file. */
@@ -83,6 +85,7 @@ export function defaultConfig(): PipelineConfig {
     model: path.join(root, "data/models/tiny-relu-llama"),
     corpus: path.join(root, "data/corpus/fortunes-sample.txt"),
     tokenizer: "",
+    tokenIds: "",
     device: "ufs40",
     dtype: "f16",
     method: "colink",
@@ -105,6 +108,7 @@ const KEYS: Record<keyof PipelineConfig, "string" | "number" | "array"> = {
   model: "string",
   corpus: "string",
   tokenizer: "string",
+  tokenIds: "string",
   device: "string",
   dtype: "string",
   method: "string",
@@ -121,7 +125,7 @@ const KEYS: Record<keyof PipelineConfig, "string" | "number" | "array"> = {
   name: "string",
   reportLayer: "number",
 };
-const PATH_KEYS = new Set<keyof PipelineConfig>(["model", "corpus", "out"]);
+const PATH_KEYS = new Set<keyof PipelineConfig>(["model", "corpus", "tokenIds", "out"]);
 
 /** Reads a config file into a partial config; unknown keys and wrong types are errors. */
 export async function readConfigFile(file: string): Promise<Partial<PipelineConfig>> {
@@ -141,7 +145,7 @@ export async function readConfigFile(file: string): Promise<Partial<PipelineConf
       PATH_KEYS.has(k as keyof PipelineConfig) ||
       (k === "device" && /[./\\]/.test(v as string)) ||
       (k === "tokenizer" && tokenizerFile(v) !== undefined);
-    out[k] = isPath ? path.resolve(dir, v as string) : v;
+    out[k] = isPath && v !== "" ? path.resolve(dir, v as string) : v;
   }
   return out as Partial<PipelineConfig>;
 }
@@ -161,7 +165,13 @@ export function resolveConfig(file: Partial<PipelineConfig>, flags: Partial<Reco
   for (const [k, v] of Object.entries(flags)) {
     if (v === undefined || !(k in KEYS)) continue;
     const isPath = PATH_KEYS.has(k as keyof PipelineConfig) || (k === "tokenizer" && tokenizerFile(v) !== undefined);
-    merged[k] = isPath ? path.resolve(String(v)) : v;
+    merged[k] = isPath && v !== "" ? path.resolve(String(v)) : v;
+  }
+  // token ids replace the text: the default corpus steps aside, one the user gave is a conflict
+  if (typeof merged.tokenIds === "string" && merged.tokenIds !== "") {
+    if (file.corpus !== undefined || flags.corpus !== undefined)
+      fail("BAD_ARGUMENT", `${where}: give either corpus or tokenIds, not both`);
+    merged.corpus = "";
   }
   return validateConfig(merged, where);
 }
@@ -201,10 +211,14 @@ export function validateConfig(c: Record<string, unknown>, where: string): Pipel
   const name = str("name");
   if (!/^[A-Za-z0-9][A-Za-z0-9._-]*$/.test(name)) bad("name", "a plain directory name (letters, digits, . _ -)");
   const model = str("model");
-  const corpus = str("corpus");
   if (!fs.existsSync(path.join(model, "config.json")))
     throw new ColinkError("NOT_FOUND", `${where}: model ${model}: no config.json there (expected a Hugging Face model directory)`, model);
-  if (!fs.existsSync(corpus)) throw new ColinkError("NOT_FOUND", `${where}: corpus ${corpus}: no such file`, corpus);
+  if (typeof c.tokenIds !== "string") bad("tokenIds", "a .npy file of token ids, or \"\" to profile the corpus");
+  const tokenIds = c.tokenIds as string;
+  if (tokenIds !== "" && !fs.existsSync(tokenIds))
+    throw new ColinkError("NOT_FOUND", `${where}: tokenIds ${tokenIds}: no such file (expected a .npy of token ids)`, tokenIds);
+  const corpus = tokenIds === "" ? str("corpus") : "";
+  if (tokenIds === "" && !fs.existsSync(corpus)) throw new ColinkError("NOT_FOUND", `${where}: corpus ${corpus}: no such file`, corpus);
   if (typeof c.tokenizer !== "string") bad("tokenizer", '"bytes" or a tokenizer.json file');
   const tokenizer = c.tokenizer as string;
   if (tokenizerFile(tokenizer) !== undefined && !fs.existsSync(tokenizer))
@@ -212,6 +226,7 @@ export function validateConfig(c: Record<string, unknown>, where: string): Pipel
   return {
     model,
     corpus,
+    tokenIds,
     tokenizer,
     device,
     dtype: dtype as PipelineConfig["dtype"],

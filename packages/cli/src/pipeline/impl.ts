@@ -187,7 +187,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
     stage: "profile",
     inputs: {
       ...modelDigests,
-      corpus: await runner.fileDigest(c.corpus),
+      ...(c.tokenIds === "" ? { corpus: await runner.fileDigest(c.corpus) } : { tokenIds: await runner.fileDigest(c.tokenIds) }),
       tokenizer: tokenizerDigest,
       code: code.profile,
     },
@@ -202,6 +202,7 @@ async function body(c: PipelineConfig, args: CommonArgs, runner: StageRunner, ru
       const result = await stages.profile({
         model: c.model,
         corpus: c.corpus,
+        tokenIds: c.tokenIds,
         tokenizer: c.tokenizer,
         out: path.join(dir, "traces.arrow"),
         rule,

@@ -12,7 +12,10 @@ import { type ActivationRule, tokenizerFile } from "./config.js";
 
 export interface ProfileOptions {
   model: string;
+  /** Text to profile, or "" when `tokenIds` is given. */
   corpus: string;
+  /** Pre-tokenized ids (.npy), or "". */
+  tokenIds: string;
   /** "bytes", a tokenizer.json path, or "" for the profiler's default. */
   tokenizer: string;
   out: string;
@@ -27,7 +30,8 @@ export interface ProfileOptions {
 export async function profile(o: ProfileOptions): Promise<ProfileResult> {
   return profileModel({
     model: o.model,
-    corpus: [o.corpus],
+    corpus: o.corpus === "" ? [] : [o.corpus],
+    tokenIds: o.tokenIds === "" ? undefined : o.tokenIds,
     tokenizer: o.tokenizer === "" ? undefined : o.tokenizer,
     out: o.out,
     ...o.rule,
