@@ -103,6 +103,24 @@ describe("trace files", () => {
     const bytes = readFileSync(src);
     writeFileSync(file, bytes.subarray(0, Math.floor(bytes.length / 2)));
     await expect(readAll(file)).rejects.toThrow(ColinkError);
+    await expect(readAll(file)).rejects.toThrow(/trunc\.arrow: truncated or not an Arrow IPC file: it starts with "ARROW1" but does not end with it/);
+  });
+
+  it("names the token of a corrupt batch: ids out of order or range, a bad split, mixed layers", async () => {
+    // rt.arrow's first batch is layer 0: tokens [1, 7], [], [0, 3, 4], [0]
+    const cases: [string, (cols: ReturnType<RecordBatch["getChildAt"]>[]) => void, RegExp][] = [
+      ["order", (c) => ((c[4]?.data[0].children[0].values as Uint16Array)[1] = 1), /layer 0, token \(seq 0, pos 0\): active ids not strictly ascending \(1 after 1\)/],
+      ["range", (c) => ((c[4]?.data[0].children[0].values as Uint16Array)[4] = 8), /layer 0, token \(seq 1, pos 0\): neuron id 8 out of range \[0, 8\)/],
+      ["split", (c) => ((c[3]?.data[0].values as Uint8Array)[2] = 2), /token \(seq 1, pos 0\): split 2; expected 0 \(fit\) or 1 \(held-out\)/],
+      ["layers", (c) => ((c[2]?.data[0].values as Uint16Array)[3] = 1), /token \(seq 1, pos 1\): batch mixes layers 0 and 1/],
+    ];
+    for (const [name, corrupt, message] of cases) {
+      const table = tableFromIPC(new Uint8Array(readFileSync(path.join(dir, "rt.arrow"))));
+      corrupt([0, 1, 2, 3, 4].map((i) => table.batches[0].getChildAt(i)));
+      const file = path.join(dir, `corrupt-${name}.arrow`);
+      writeFileSync(file, tableToIPC(table, "file"));
+      await expect(readAll(file)).rejects.toThrow(message);
+    }
   });
 
   it("rejects an unsupported schema version", async () => {

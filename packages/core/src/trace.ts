@@ -30,7 +30,7 @@ import {
   Uint32,
 } from "apache-arrow";
 import { ColinkError, fail, fromSystemError } from "./errors.js";
-import { AtomicFile, openForRead } from "./fsutil.js";
+import { AtomicFile, openForRead, readFully } from "./fsutil.js";
 import { xorshift32 } from "./rng.js";
 
 export const TRACE_SCHEMA_VERSION = 1;
@@ -240,8 +240,12 @@ export class TraceWriter {
     const total = chunk.offsets[n];
     const Ids = neurons <= 65536 ? Uint16Array : Uint32Array;
     const ids = chunk.ids instanceof Ids ? chunk.ids.subarray(0, total) : Ids.from(chunk.ids.subarray(0, total));
-    for (let i = 0; i < total; i++)
-      if (ids[i] >= neurons) fail("BAD_ARGUMENT", `neuron id ${ids[i]} out of range [0, ${neurons})`);
+    // the reader's contract (checkChunk): each token's ids strictly ascending, below neurons
+    for (let t = 0; t < n; t++)
+      for (let i = chunk.offsets[t]; i < chunk.offsets[t + 1]; i++) {
+        if (ids[i] >= neurons) fail("BAD_ARGUMENT", `neuron id ${ids[i]} out of range [0, ${neurons})`);
+        if (i > chunk.offsets[t] && ids[i] <= ids[i - 1]) fail("BAD_ARGUMENT", `active ids not strictly ascending (${ids[i]} after ${ids[i - 1]})`);
+      }
     const fields = this.schema.fields;
     const listType = fields[4].type as List;
     const child = makeData({ type: listType.children[0].type, length: total, nullCount: 0, data: ids });
@@ -286,6 +290,51 @@ export class TraceWriter {
   }
 }
 
+const ARROW_MAGIC = "ARROW1";
+
+/**
+ * An Arrow IPC file starts with "ARROW1" + 2 bytes of padding and ends with its
+ * footer, a 4-byte footer length and "ARROW1" again. A file cut short loses the
+ * second magic; saying so here beats the reader's own failure deep in the footer.
+ */
+async function checkArrowMagic(handle: fs.FileHandle, file: string): Promise<void> {
+  const size = (await handle.stat()).size;
+  const head = new Uint8Array(6);
+  const tail = new Uint8Array(6);
+  if (size >= 12) {
+    await readFully(handle, file, head, 0);
+    await readFully(handle, file, tail, size - 6);
+  }
+  const text = (b: Uint8Array) => String.fromCharCode(...b);
+  if (text(head) !== ARROW_MAGIC)
+    fail("BAD_FORMAT", `${file}: expected an Arrow IPC file (magic "ARROW1" at both ends); this one does not start with it (${size} bytes)`, file);
+  if (text(tail) !== ARROW_MAGIC)
+    fail("BAD_FORMAT", `${file}: truncated or not an Arrow IPC file: it starts with "ARROW1" but does not end with it (${size} bytes)`, file);
+}
+
+/**
+ * What a reader may rely on in a batch (docs/traces.md), checked because Arrow
+ * carries no checksum: one layer, split 0 or 1, offsets that only grow and stay
+ * inside the ids, and each token's ids strictly ascending below `neurons`. One pass
+ * over the ids; a corrupt batch is named here instead of failing as nonsense later.
+ */
+function checkChunk(file: string, neurons: number, c: TraceChunk, layerCol: Uint16Array, idsLength: number): void {
+  const n = c.seq.length;
+  const { offsets, ids } = c;
+  const where = (t: number) => `${file}: layer ${c.layer}, token (seq ${c.seq[t]}, pos ${c.pos[t]})`;
+  if (!(offsets[0] >= 0 && offsets[n] <= idsLength)) fail("BAD_FORMAT", `${file}: layer ${c.layer}: corrupt record batch (active-id offsets outside the ids)`, file);
+  for (let t = 0; t < n; t++) {
+    if (layerCol[t] !== c.layer) fail("BAD_FORMAT", `${where(t)}: batch mixes layers ${c.layer} and ${layerCol[t]}; expected one layer per record batch`, file);
+    if (c.split[t] > 1) fail("BAD_FORMAT", `${where(t)}: split ${c.split[t]}; expected 0 (fit) or 1 (held-out)`, file);
+    const a = offsets[t];
+    const b = offsets[t + 1];
+    if (b < a) fail("BAD_FORMAT", `${where(t)}: corrupt record batch (active-id offsets decrease)`, file);
+    for (let i = a + 1; i < b; i++)
+      if (ids[i] <= ids[i - 1]) fail("BAD_FORMAT", `${where(t)}: active ids not strictly ascending (${ids[i]} after ${ids[i - 1]})`, file);
+    if (b > a && ids[b - 1] >= neurons) fail("BAD_FORMAT", `${where(t)}: neuron id ${ids[b - 1]} out of range [0, ${neurons})`, file);
+  }
+}
+
 /** An open trace: its metadata, and its chunks streamed one record batch at a time. */
 export class TraceReader {
   readonly file: string;
@@ -303,6 +352,7 @@ export class TraceReader {
   static async open(file: string): Promise<TraceReader> {
     const handle = await openForRead(file);
     try {
+      await checkArrowMagic(handle, file);
       const reader = await RecordBatchReader.from(handle);
       await reader.open();
       if (!reader.isFile())
@@ -333,7 +383,7 @@ export class TraceReader {
         const act = col(4);
         const offsets = (act.valueOffsets as Int32Array).subarray(act.offset, act.offset + n + 1);
         const ids = act.children[0].values as Uint16Array | Uint32Array;
-        yield {
+        const chunk: TraceChunk = {
           layer,
           seq: (col(0).values as Uint32Array).subarray(0, n),
           pos: (col(1).values as Uint32Array).subarray(0, n),
@@ -341,6 +391,8 @@ export class TraceReader {
           offsets,
           ids: ids.subarray(0, offsets[n]) as Uint16Array | Uint32Array,
         };
+        checkChunk(this.file, this.meta.neurons, chunk, layerCol, ids.length);
+        yield chunk;
       }
     } catch (e) {
       if (e instanceof ColinkError) throw e;
