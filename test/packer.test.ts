@@ -244,6 +244,16 @@ describe("colink pack / inspect / verify", () => {
     const noTok = colink(["pack", "-m", MODEL, "-o", out, "--tokenizer", path.join(dir, "nope-tokenizer.json")]);
     expect(noTok.status).toBe(1);
     expect(noTok.stderr).toMatch(/nope-tokenizer\.json: no such file/);
+    // a cache over the budget its own params.cacheFraction gives: floor(0.01 x 768) = 7 bundles
+    const order = Array.from({ length: N }, (_, i) => i);
+    const over = path.join(dir, "over.json");
+    const layers = Array.from({ length: LAYERS }, (_, layer) => ({ layer, order, cache: { pinned: [1, 2, 3], lru: 5, gapfill: false } }));
+    writeFileSync(over, JSON.stringify({ format: "colink.placement/1", method: "x", params: { cacheFraction: 0.01 }, layers }));
+    const big = colink(["pack", "-m", MODEL, "-o", out, "-p", over]);
+    expect(big.status).toBe(1);
+    expect(big.stderr.trim().split("\n")).toEqual([
+      `colink: ${over}: layers[0].cache (params.cacheFraction 0.01): cache holds 3 pinned + 5 lru = 8 bundles, over the budget of 7`,
+    ]);
     expect(() => readFileSync(out)).toThrow();
   }, 30_000);
 

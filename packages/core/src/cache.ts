@@ -56,7 +56,7 @@ export function validateCacheSpec(spec: CacheSpec, neurons: number, where: strin
     if (seen[id]) fail("BAD_FORMAT", `${where}: pinned id ${id} appears twice`);
     seen[id] = 1;
   }
-  if (!Number.isInteger(spec.lru) || spec.lru < 0) fail("BAD_FORMAT", `${where}: lru must be an integer >= 0, got ${spec.lru}`);
+  if (!Number.isInteger(spec.lru) || spec.lru < 0) fail("BAD_FORMAT", `${where}: lru must be an integer >= 0, got ${JSON.stringify(spec.lru)}`);
   if (budget !== undefined && cacheSize(spec) > budget)
     fail(
       "BAD_FORMAT",

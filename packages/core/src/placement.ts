@@ -11,7 +11,7 @@
  * tokens) at the top level and `freq` (activation count per neuron id on the fit
  * tokens, used by the loader's `pin` policy) per layer.
  */
-import { type CacheSpec, validateCacheSpec } from "./cache.js";
+import { budgetForFraction, type CacheSpec, validateCacheSpec } from "./cache.js";
 import { ColinkError, fail } from "./errors.js";
 import { readJsonFile, writeFileAtomic } from "./fsutil.js";
 
@@ -39,7 +39,9 @@ function isIntArray(x: unknown): x is number[] {
 
 /**
  * Validates a parsed placement. `file` names it in errors; `expect` (optional) is the
- * model's shape, checked when given. `cacheBudget` (bundles per layer) is checked when given.
+ * model's shape, checked when given. `cacheBudget` (bundles per layer) is checked when
+ * given; otherwise a placement that records its own `params.cacheFraction` F (colink
+ * does) is held to floor(F x N), so every reader refuses a cache over its own budget.
  */
 export function validatePlacement(
   value: unknown,
@@ -55,6 +57,8 @@ export function validatePlacement(
   if (typeof p.method !== "string") bad(`field "method" must be a string`);
   if (!Array.isArray(p.layers) || p.layers.length === 0) bad(`field "layers" must be a non-empty array`);
   const layers = p.layers as unknown[];
+  const params = p.params as Record<string, unknown> | undefined;
+  const ownFraction = typeof params === "object" && params !== null && typeof params.cacheFraction === "number" ? params.cacheFraction : undefined;
   if (expect && layers.length !== expect.layers)
     throw new ColinkError("MISMATCH", `${file}: has ${layers.length} layers, the model has ${expect.layers}`, file);
   layers.forEach((l, i) => {
@@ -78,14 +82,16 @@ export function validatePlacement(
       if (typeof c !== "object" || c === null || !isIntArray(c.pinned) || typeof c.gapfill !== "boolean")
         bad(`${where}.cache must be {"pinned": [ids], "lru": n, "gapfill": bool}`);
       try {
-        validateCacheSpec(c as unknown as CacheSpec, n, `${file}: ${where}.cache`, cacheBudget);
+        const budget = cacheBudget ?? (ownFraction !== undefined ? budgetForFraction(ownFraction, n) : undefined);
+        const of = cacheBudget === undefined && ownFraction !== undefined ? ` (params.cacheFraction ${ownFraction})` : "";
+        validateCacheSpec(c as unknown as CacheSpec, n, `${file}: ${where}.cache${of}`, budget);
       } catch (e) {
         if (e instanceof ColinkError) throw new ColinkError(e.code, e.message, file);
         throw e;
       }
     }
-    if (layer.freq !== undefined && (!isIntArray(layer.freq) || (layer.freq as number[]).length !== n))
-      bad(`${where}.freq must be an array of ${n} integer counts`);
+    if (layer.freq !== undefined && (!isIntArray(layer.freq) || (layer.freq as number[]).length !== n || (layer.freq as number[]).some((f) => f < 0)))
+      bad(`${where}.freq must be an array of ${n} integer counts >= 0`);
   });
   return value as Placement;
 }
