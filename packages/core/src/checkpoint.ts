@@ -99,7 +99,7 @@ export class Checkpoint {
         const byFile = new Map(files.map((f) => [path.basename(f.file), f]));
         for (const [name, shard] of Object.entries(weightMap))
           if (!byFile.get(shard)?.header.tensors.has(name))
-            fail("BAD_FORMAT", `${weightsName}: tensor "${name}" is listed in shard ${shard}, which does not hold it`, indexPath);
+            fail("BAD_FORMAT", `tensor "${name}" is listed in shard ${shard}, which does not hold it`, indexPath);
       }
     } catch (e) {
       for (const f of files) await f.close();
@@ -120,7 +120,7 @@ export class Checkpoint {
   /** Where a tensor lives; throws NOT_FOUND naming the weights file and the tensor. */
   tensor(name: string): TensorInfo {
     const t = this.index.get(name) ?? this.aliases.get(name);
-    if (!t) fail("NOT_FOUND", `${this.weightsName}: tensor "${name}" is missing`, path.join(this.dir, this.weightsName));
+    if (!t) fail("NOT_FOUND", `tensor "${name}" is missing`, path.join(this.dir, this.weightsName));
     return t;
   }
 

@@ -127,7 +127,7 @@ export async function readFully(h: fs.FileHandle, file: string, buf: Uint8Array,
     } catch (e) {
       throw fromSystemError(e, file);
     }
-    if (n === 0) fail("BAD_FORMAT", `${path.basename(file)}: file ended early at byte ${position + done} (truncated?)`, file);
+    if (n === 0) fail("BAD_FORMAT", `file ended early at byte ${position + done} (truncated?)`, file);
     done += n;
   }
 }

@@ -23,6 +23,9 @@ async function expectError(p: Promise<unknown>, code: string, text: RegExp): Pro
   expect(e).toBeInstanceOf(ColinkError);
   expect((e as ColinkError).code).toBe(code);
   expect((e as Error).message).toMatch(text);
+  // the file is named once, by its path (ColinkError's prefix), not again by its base name
+  const file = (e as ColinkError).file;
+  if (file !== undefined) expect((e as Error).message.startsWith(`${file}: ${path.basename(file)}:`)).toBe(false);
 }
 
 /** Writes a safetensors file whose header JSON is `header` verbatim, followed by `dataBytes` zero bytes. */

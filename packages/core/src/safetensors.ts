@@ -11,8 +11,7 @@
  * until a tensor (or a row range of one) is asked for.
  */
 import type * as fs from "node:fs/promises";
-import * as path from "node:path";
-import { fail, } from "./errors.js";
+import { fail } from "./errors.js";
 import { bf16ArrayToF32, f16ArrayToF32 } from "./half.js";
 import { openForRead, readFully } from "./fsutil.js";
 
@@ -87,8 +86,8 @@ export function parseSafetensorsHeader(
   fileSize: number,
   file: string,
 ): SafetensorsHeader {
-  const base = path.basename(file);
-  const bad = (what: string): never => fail("BAD_FORMAT", `${base}: not a valid safetensors file: ${what}`, file);
+  // the error's file prefix names it (ColinkError), so the message starts after it
+  const bad = (what: string): never => fail("BAD_FORMAT", `not a valid safetensors file: ${what}`, file);
   let parsed: unknown;
   try {
     parsed = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(json));
@@ -158,14 +157,13 @@ export class SafetensorsFile {
     const handle = await openForRead(file);
     try {
       const { size } = await handle.stat();
-      const base = path.basename(file);
-      if (size < 8) fail("BAD_FORMAT", `${base}: not a valid safetensors file: ${size} bytes, shorter than the 8-byte header length`, file);
+      if (size < 8) fail("BAD_FORMAT", `not a valid safetensors file: ${size} bytes, shorter than the 8-byte header length`, file);
       const lenBuf = await readExact(handle, file, 0, 8);
       const n = Number(new DataView(lenBuf.buffer).getBigUint64(0, true)); // header length, u64 little-endian
       if (n < 2 || n > MAX_HEADER_BYTES)
-        fail("BAD_FORMAT", `${base}: not a valid safetensors file: header length ${n} is not in [2, ${MAX_HEADER_BYTES}]`, file);
+        fail("BAD_FORMAT", `not a valid safetensors file: header length ${n} is not in [2, ${MAX_HEADER_BYTES}]`, file);
       if (8 + n > size)
-        fail("BAD_FORMAT", `${base}: not a valid safetensors file: header of ${n} bytes runs past the end of the ${size}-byte file (truncated?)`, file);
+        fail("BAD_FORMAT", `not a valid safetensors file: header of ${n} bytes runs past the end of the ${size}-byte file (truncated?)`, file);
       const json = await readExact(handle, file, 8, n);
       return new SafetensorsFile(file, handle, parseSafetensorsHeader(json, n, size, file));
     } catch (e) {
@@ -202,7 +200,7 @@ export function tensorBytesToF32(t: TensorInfo, bytes: Uint8Array): Float32Array
     default:
       return fail(
         "UNSUPPORTED",
-        `${path.basename(t.file)}: tensor "${t.name}" has dtype ${t.dtype}; colink computes with F32, F16 or BF16 tensors`,
+        `tensor "${t.name}" has dtype ${t.dtype}; colink computes with F32, F16 or BF16 tensors`,
         t.file,
       );
   }

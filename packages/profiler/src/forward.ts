@@ -8,7 +8,6 @@
  * (formula in docs/profiler.md). `onFfn` sees each layer's FFN activation values
  * [B·T, ffn] (act(gate)·up, or relu(fc1) for OPT) before the down projection.
  */
-import * as path from "node:path";
 import { type Checkpoint, FLOAT_DTYPES, fail, type ModelSpec } from "@colink/core";
 import { causalMask, type Kernels } from "./onnx.js";
 import { activate, addInPlace, applyRope, gatedAct, layerNorm, repeatKv, rmsNorm, splitColumns } from "./ops.js";
@@ -77,13 +76,13 @@ export function requiredTensors(s: ModelSpec): [string, number[]][] {
 export function checkCheckpoint(s: ModelSpec, ck: Checkpoint): void {
   for (const [name, shape] of requiredTensors(s)) {
     const t = ck.tensor(name); // NOT_FOUND names the weights file and the tensor
-    const file = path.basename(t.file);
+    // the error's file prefix (ColinkError) names t.file
     if (!FLOAT_DTYPES.includes(t.dtype))
-      fail("UNSUPPORTED", `${file}: tensor "${name}" has dtype ${t.dtype}; colink computes with F32, F16 or BF16 tensors`, t.file);
+      fail("UNSUPPORTED", `tensor "${name}" has dtype ${t.dtype}; colink computes with F32, F16 or BF16 tensors`, t.file);
     const okShape = name.endsWith("embed_positions.weight")
       ? t.shape.length === 2 && t.shape[1] === shape[1] && t.shape[0] >= 2
       : t.shape.length === shape.length && t.shape.every((v, i) => v === shape[i]);
-    if (!okShape) fail("BAD_FORMAT", `${file}: tensor "${name}" has shape [${t.shape.join(", ")}], config.json implies [${shape.join(", ")}]`, t.file);
+    if (!okShape) fail("BAD_FORMAT", `tensor "${name}" has shape [${t.shape.join(", ")}], config.json implies [${shape.join(", ")}]`, t.file);
   }
 }
 
