@@ -63,7 +63,7 @@ const placeCommand: CommandModule = {
         `fit cost ${r.fitIoMsPerToken.toFixed(3)} ms/token; layer choices: ${Object.entries(r.choices)
           .map(([k, v]) => `${k} ${v}`)
           .join(", ")}`,
-        `time: read ${r.timing.readSeconds.toFixed(1)} s; summed over layers (${r.threads} threads) order ${r.timing.orderSeconds.toFixed(1)} s, choose ${r.timing.chooseSeconds.toFixed(1)} s`,
+        `time: read ${r.timing.readSeconds.toFixed(1)} s; summed over layers (${r.threads} thread${r.threads === 1 ? "" : "s"}) order ${r.timing.orderSeconds.toFixed(1)} s, choose ${r.timing.chooseSeconds.toFixed(1)} s`,
       ].join("\n"),
     );
   },
