@@ -116,6 +116,8 @@ const SUITES = {
       "reuse-0.3": "--reuse 0.3",
       "density-1-2": "--density-lo 0.01 --density-hi 0.02",
       "density-15-20": "--density-lo 0.15 --density-hi 0.2",
+      // no co-activation structure at all: every active neuron an independent draw by hotness
+      "background-1.0": "--background 1",
     }).flatMap(([name, flags]) => [
       `mkdir -p out/bench-generality && npx colink trace synth --shape 11008x2 --tokens 5120 --seed 7 ${flags} --out out/bench-generality/${name}.arrow --quiet`,
       `${place} --traces out/bench-generality/${name}.arrow --label ${name} --methods neuralink,colink --bundle-bytes 24576,6912 --fractions 0,0.1 --work out/bench-generality/placements --json out/bench-generality/${name}.json`,
