@@ -241,11 +241,10 @@ export class TraceWriter {
     const Ids = neurons <= 65536 ? Uint16Array : Uint32Array;
     const ids = chunk.ids instanceof Ids ? chunk.ids.subarray(0, total) : Ids.from(chunk.ids.subarray(0, total));
     // the reader's contract (checkChunk): each token's ids strictly ascending, below neurons
-    for (let t = 0; t < n; t++)
-      for (let i = chunk.offsets[t]; i < chunk.offsets[t + 1]; i++) {
-        if (ids[i] >= neurons) fail("BAD_ARGUMENT", `neuron id ${ids[i]} out of range [0, ${neurons})`);
-        if (i > chunk.offsets[t] && ids[i] <= ids[i - 1]) fail("BAD_ARGUMENT", `active ids not strictly ascending (${ids[i]} after ${ids[i - 1]})`);
-      }
+    for (let t = 0; t < n; t++) {
+      const bad = badTokenIds(ids, chunk.offsets[t], chunk.offsets[t + 1], neurons);
+      if (bad) fail("BAD_ARGUMENT", bad);
+    }
     const fields = this.schema.fields;
     const listType = fields[4].type as List;
     const child = makeData({ type: listType.children[0].type, length: total, nullCount: 0, data: ids });
@@ -329,10 +328,16 @@ function checkChunk(file: string, neurons: number, c: TraceChunk, layerCol: Uint
     const a = offsets[t];
     const b = offsets[t + 1];
     if (b < a) fail("BAD_FORMAT", `${where(t)}: corrupt record batch (active-id offsets decrease)`, file);
-    for (let i = a + 1; i < b; i++)
-      if (ids[i] <= ids[i - 1]) fail("BAD_FORMAT", `${where(t)}: active ids not strictly ascending (${ids[i]} after ${ids[i - 1]})`, file);
-    if (b > a && ids[b - 1] >= neurons) fail("BAD_FORMAT", `${where(t)}: neuron id ${ids[b - 1]} out of range [0, ${neurons})`, file);
+    const bad = badTokenIds(ids, a, b, neurons);
+    if (bad) fail("BAD_FORMAT", `${where(t)}: ${bad}`, file);
   }
+}
+
+/** What is wrong with one token's ids `ids[a..b)` (strictly ascending, below `neurons`), or undefined. */
+function badTokenIds(ids: ArrayLike<number>, a: number, b: number, neurons: number): string | undefined {
+  for (let i = a + 1; i < b; i++) if (ids[i] <= ids[i - 1]) return `active ids not strictly ascending (${ids[i]} after ${ids[i - 1]})`;
+  if (b > a && ids[b - 1] >= neurons) return `neuron id ${ids[b - 1]} out of range [0, ${neurons})`;
+  return undefined;
 }
 
 /** An open trace: its metadata, and its chunks streamed one record batch at a time. */
