@@ -124,6 +124,13 @@ const SUITES = {
     ]),
     "node packages/placer/dist/bench/ratios.js out/bench-generality/*.json",
   ],
+  // the same targets at a Llama-2-70B layer's width (28672 neurons) and bundle sizes:
+  // fp16 3 x 8192 x 2 B = 49152, q4_0 3 x 8192 x 18/32 B = 13824
+  "placer-wide": [
+    "mkdir -p out/bench-wide && npx colink trace synth --shape 28672x2 --tokens 5120 --seed 7 --out out/bench-wide/wide-28672.arrow --quiet",
+    `${place} --traces out/bench-wide/wide-28672.arrow --label wide-28672 --methods neuralink,colink --bundle-bytes 49152,13824 --fractions 0,0.1 --work out/bench-wide/placements --json out/bench-wide/wide-28672.json`,
+    "node packages/placer/dist/bench/ratios.js out/bench-wide/wide-28672.json",
+  ],
   loader: ["node packages/loader/dist/bench/plan.js", "node packages/loader/dist/bench/io.js --tokens 200"],
   "loader-replay": [
     "npx colink profile --model data/models/tiny-relu-llama --corpus data/corpus/fortunes-sample.txt --out out/loader/real.arrow",
