@@ -141,12 +141,34 @@ export class LayerCache {
   touch(id: number): number {
     if (this.pinned[id] || this.lruCapacity === 0) return NONE;
     if (this.frameOf[id] !== NONE) {
-      if (this.head !== id) {
-        this.unlink(id);
-        this.pushFront(id);
-      }
+      this.promote(id);
       return NONE;
     }
+    return this.admit(id);
+  }
+
+  /** touch() for an id known to be in the recency part (resident, not pinned). */
+  promote(id: number): void {
+    if (this.head === id) return;
+    // unlink (id is not the head, so it has a predecessor), then push in front
+    const prev = this.prev;
+    const next = this.next;
+    const p = prev[id];
+    const n = next[id];
+    next[p] = n;
+    if (n !== NONE) prev[n] = p;
+    else this.tail = p;
+    prev[id] = NONE;
+    next[id] = this.head;
+    prev[this.head] = id;
+    this.head = id;
+  }
+
+  /**
+   * touch() for an id known to be absent and not pinned, with lru > 0: admits it as
+   * the most recent entry. Returns the id evicted to make room, or -1.
+   */
+  admit(id: number): number {
     let evicted = NONE;
     if (this.freeCount === 0) {
       evicted = this.tail;

@@ -67,6 +67,17 @@ describe("LayerPlanner without cache", () => {
     expect(() => planner.step([1.5])).toThrow(/out of range/);
   });
 
+  it("leaves nothing of a rejected token behind (typed ids, checked while they are marked)", () => {
+    const cache = new LayerCache(8, { pinned: [], lru: 2, gapfill: false });
+    const planner = new LayerPlanner(layoutFromOrder([0, 1, 2, 3, 4, 5, 6, 7], 1024), dev, cache);
+    // 0 and 1 are marked before 9 fails the check
+    expect(() => planner.step(Uint32Array.of(0, 1, 9))).toThrow(/neuron id 9 is out of range: layer has 8 neurons/);
+    expect(cache.size).toBe(0);
+    const r = planner.step(Uint32Array.of(6));
+    expect(Array.from(r.missIds.subarray(0, r.misses))).toEqual([6]);
+    expect([r.reads, r.readStart[0], r.readSlots[0]]).toEqual([1, 6, 1]);
+  });
+
   it("plans nothing for an empty token", () => {
     const planner = new LayerPlanner(layoutFromOrder([0, 1, 2, 3], 1024), dev);
     const r = planner.step([]);

@@ -142,12 +142,10 @@ export class LayerPlanner {
       this.gen = 1;
     }
     const gen = this.gen;
-    if (ids instanceof Uint16Array || ids instanceof Uint32Array) {
-      // unsigned integers already: only the upper bound can fail
-      let max = 0;
-      for (let i = 0; i < ids.length; i++) if (ids[i] > max) max = ids[i];
-      if (ids.length > 0 && max >= neurons) fail("BAD_ARGUMENT", `neuron id ${max} is out of range: layer has ${neurons} neurons`);
-    } else {
+    // unsigned integer arrays (the loader's and the traces') are range-checked in the
+    // same pass that marks them; anything else is checked first
+    const typed = ids instanceof Uint16Array || ids instanceof Uint32Array;
+    if (!typed) {
       for (let i = 0; i < ids.length; i++) {
         const id = ids[i];
         if (!(id >= 0 && id < neurons && Number.isInteger(id)))
@@ -157,15 +155,22 @@ export class LayerPlanner {
     let unique = 0;
     let hits = 0;
     let missCount = 0;
+    const hitIds = r.hitIds;
+    const hitFrames = r.hitFrames;
+    const frameOf = cache ? cache.frameOf : null;
     for (let i = 0; i < ids.length; i++) {
       const id = ids[i];
+      if (id >= neurons) {
+        bits.fill(0); // nothing of this step may reach the next one
+        fail("BAD_ARGUMENT", `neuron id ${id} is out of range: layer has ${neurons} neurons`);
+      }
       if (seen[id] === gen) continue;
       seen[id] = gen;
       unique++;
-      const frame = cache ? cache.frameOf[id] : -1;
+      const frame = frameOf ? frameOf[id] : -1;
       if (frame >= 0) {
-        r.hitIds[hits] = id;
-        r.hitFrames[hits++] = frame;
+        hitIds[hits] = id;
+        hitFrames[hits++] = frame;
       } else {
         const s = slotOf[id];
         bits[s >>> 5] |= 1 << (s & 31);
@@ -182,6 +187,9 @@ export class LayerPlanner {
     let curEnd = -1; // exclusive
     const maxGap = this.maxGap;
     const maxSlots = this.maxRequestSlots;
+    const missIds = r.missIds;
+    const readStart = r.readStart;
+    const readSlots = r.readSlots;
     for (let w = 0; w < bits.length && misses < missCount; w++) {
       let word = bits[w];
       if (word === 0) continue;
@@ -190,15 +198,15 @@ export class LayerPlanner {
         const bit = 31 - Math.clz32(word & -word);
         word &= word - 1;
         const s = (w << 5) | bit;
-        r.missIds[misses++] = idAt[s];
+        missIds[misses++] = idAt[s];
         if (curStart < 0) {
           curStart = s;
           curEnd = s + 1;
         } else if (s - curEnd <= maxGap && s + 1 - curStart <= maxSlots) {
           curEnd = s + 1;
         } else {
-          r.readStart[reads] = curStart;
-          r.readSlots[reads++] = curEnd - curStart;
+          readStart[reads] = curStart;
+          readSlots[reads++] = curEnd - curStart;
           curStart = s;
           curEnd = s + 1;
         }
@@ -206,8 +214,8 @@ export class LayerPlanner {
     }
     // clear any words left set when we stopped early (none: we stop only after the last miss)
     if (curStart >= 0) {
-      r.readStart[reads] = curStart;
-      r.readSlots[reads++] = curEnd - curStart;
+      readStart[reads] = curStart;
+      readSlots[reads++] = curEnd - curStart;
     }
     r.misses = misses;
     r.reads = reads;
@@ -217,8 +225,8 @@ export class LayerPlanner {
     const lat = this.device.latencyUs;
     const usPerByte = 1e6 / this.device.bandwidthBytesPerSec;
     for (let i = 0; i < reads; i++) {
-      slotsRead += r.readSlots[i];
-      ioUs += lat + r.readSlots[i] * bundleBytes * usPerByte;
+      slotsRead += readSlots[i];
+      ioUs += lat + readSlots[i] * bundleBytes * usPerByte;
     }
     r.bytes = slotsRead * bundleBytes;
     r.ioUs = ioUs;
@@ -233,41 +241,44 @@ export class LayerPlanner {
     let gapRoom = 0;
     if (useLru) {
       let activeLru = misses;
+      const pinned = cache.pinned;
       for (let i = 0; i < hits; i++) {
-        if (!cache.pinned[r.hitIds[i]]) {
+        const id = hitIds[i];
+        if (!pinned[id]) {
           activeLru++;
-          cache.touch(r.hitIds[i]);
+          cache.promote(id);
         }
       }
       if (cache.gapfill) gapRoom = Math.max(0, cache.lruCapacity - activeLru);
     }
     // Without a recency part nothing is admitted, so the gap bundles are only counted:
     // every slot read is a miss, a pinned bundle, or a gap bundle.
-    const missIds = r.missIds;
     const scanGaps = cache !== null && cache.lruCapacity > 0;
     if (!scanGaps) {
       gapSlots = slotsRead - misses;
       const before = this.pinnedBefore;
-      if (before) for (let i = 0; i < reads; i++) gapSlots -= before[r.readStart[i] + r.readSlots[i]] - before[r.readStart[i]];
+      if (before) for (let i = 0; i < reads; i++) gapSlots -= before[readStart[i] + readSlots[i]] - before[readStart[i]];
     }
     // Every read starts and ends at a miss slot, and missIds are in slot order, so only
     // the slots strictly between consecutive misses of a read can be gap bundles:
     // scanning just those (not the miss slots) is the same walk, a third as long.
+    const admittedIds = r.admittedIds;
+    const admittedFrames = r.admittedFrames;
     for (let i = 0, m = 0; scanGaps && i < reads; i++) {
-      const end = r.readStart[i] + r.readSlots[i];
+      const end = readStart[i] + readSlots[i];
       let prev = slotOf[missIds[m++]]; // = readStart[i]
       while (m < misses) {
         const next = slotOf[missIds[m]];
         if (next >= end) break;
         for (let s = prev + 1; s < next; s++) {
           const id = idAt[s];
-          if (seen[id] === gen || (cache !== null && cache.frameOf[id] >= 0)) continue;
+          if (seen[id] === gen || (frameOf as Int32Array)[id] >= 0) continue;
           gapSlots++;
           if (gapRoom > 0) {
             gapRoom--;
-            cache!.touch(id);
-            r.admittedIds[admitted] = id;
-            r.admittedFrames[admitted++] = cache!.frameOf[id];
+            cache!.admit(id);
+            admittedIds[admitted] = id;
+            admittedFrames[admitted++] = (frameOf as Int32Array)[id];
           }
         }
         prev = next;
@@ -276,12 +287,13 @@ export class LayerPlanner {
     }
     r.gapSlots = gapSlots;
     if (useLru) {
-      if (admitted > 0) for (let i = 0; i < hits; i++) cache.touch(r.hitIds[i]);
+      const pinned = cache.pinned;
+      if (admitted > 0) for (let i = 0; i < hits; i++) if (!pinned[hitIds[i]]) cache.promote(hitIds[i]);
       for (let i = 0; i < misses; i++) {
-        const id = r.missIds[i];
-        cache.touch(id);
-        r.admittedIds[admitted] = id;
-        r.admittedFrames[admitted++] = cache.frameOf[id];
+        const id = missIds[i];
+        cache.admit(id);
+        admittedIds[admitted] = id;
+        admittedFrames[admitted++] = cache.frameOf[id];
       }
     }
     r.admitted = admitted;
