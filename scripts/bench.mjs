@@ -70,6 +70,11 @@ const SUITES = {
     "npx colink profile --model data/models/tiny-relu-llama --corpus out/bench-text/docs.txt --out out/bench-text/docs.arrow --quiet",
     `${place} --traces out/bench-text/docs.arrow --label docs --methods neuralink,colink --bundle-bytes 24576,6912,1152 --fractions 0,0.1 --work out/bench-text --json out/bench-text/docs.json`,
   ],
+  // core's greedy read splitting against the cheapest partition of the same slots (placements of `placer`)
+  "placer-split": ["24576", "6912"].map(
+    (b) =>
+      `node packages/placer/dist/bench/split.js --traces ${T7} --bundle-bytes ${b} --fraction 0.1 --placements ${W}/llama2-7b-neuralink-b24576-f0.json,${W}/llama2-7b-colink-b${b}-f0.1.json`,
+  ),
   "placer-steps": [
     `node packages/placer/dist/bench/breakdown.js --traces ${T7} --layer 16 --bundle-bytes 24576 --fraction 0.1`,
     `node packages/placer/dist/bench/breakdown.js --traces ${T7} --layer 16 --bundle-bytes 24576 --fraction 0`,
