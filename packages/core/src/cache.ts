@@ -150,18 +150,8 @@ export class LayerCache {
   /** touch() for an id known to be in the recency part (resident, not pinned). */
   promote(id: number): void {
     if (this.head === id) return;
-    // unlink (id is not the head, so it has a predecessor), then push in front
-    const prev = this.prev;
-    const next = this.next;
-    const p = prev[id];
-    const n = next[id];
-    next[p] = n;
-    if (n !== NONE) prev[n] = p;
-    else this.tail = p;
-    prev[id] = NONE;
-    next[id] = this.head;
-    prev[this.head] = id;
-    this.head = id;
+    this.unlink(id);
+    this.pushFront(id);
   }
 
   /**

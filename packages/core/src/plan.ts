@@ -272,13 +272,13 @@ export class LayerPlanner {
         if (next >= end) break;
         for (let s = prev + 1; s < next; s++) {
           const id = idAt[s];
-          if (seen[id] === gen || (frameOf as Int32Array)[id] >= 0) continue;
+          if (seen[id] === gen || frameOf![id] >= 0) continue;
           gapSlots++;
           if (gapRoom > 0) {
             gapRoom--;
             cache!.admit(id);
             admittedIds[admitted] = id;
-            admittedFrames[admitted++] = (frameOf as Int32Array)[id];
+            admittedFrames[admitted++] = frameOf![id];
           }
         }
         prev = next;

@@ -16,6 +16,7 @@
  *     --placements out/bench-placer/llama2-7b-neuralink-b24576-f0.json,out/bench-placer/llama2-7b-colink-b24576-f0.1.json
  */
 import { budgetForFraction, cacheSpecForPolicy, type DeviceProfile, LayerCache, LayerPlanner, layoutFromOrder, readPlacement, resolveDeviceProfile, table } from "@colink/core";
+import { ioCost } from "../codesign.js";
 import type { LayerTokens } from "../cooccur.js";
 import { openTraceSet, readSplit } from "../traces.js";
 import { arg } from "./args.js";
@@ -26,11 +27,9 @@ function layerCosts(data: LayerTokens, order: ArrayLike<number>, pinnedIds: numb
   const layout = layoutFromOrder(order, bundleBytes);
   const cache = pinnedIds.length > 0 ? new LayerCache(n, { pinned: pinnedIds, lru: 0, gapfill: false }) : null;
   const planner = new LayerPlanner(layout, device, cache);
-  const pinned = new Uint8Array(n);
-  for (const id of pinnedIds) pinned[id] = 1;
-  const maxSlots = Math.max(1, Math.floor(device.maxRequestBytes / bundleBytes));
-  const lat = device.latencyUs;
-  const slotUs = (bundleBytes * 1e6) / device.bandwidthBytesPerSec;
+  const pinned = cache?.pinned;
+  const maxSlots = planner.maxRequestSlots;
+  const { latencyUs: lat, transferUs: slotUs } = ioCost(device, bundleBytes);
   const slots = new Int32Array(n);
   const best = new Float64Array(n + 1); // best[i]: cheapest reads of the first i misses
   let greedy = 0;
@@ -39,7 +38,7 @@ function layerCosts(data: LayerTokens, order: ArrayLike<number>, pinnedIds: numb
     const ids = data.ids.subarray(data.offsets[t], data.offsets[t + 1]);
     greedy += planner.step(ids).ioUs;
     let m = 0;
-    for (let q = 0; q < ids.length; q++) if (!pinned[ids[q]]) slots[m++] = layout.slotOf[ids[q]];
+    for (let q = 0; q < ids.length; q++) if (!pinned?.[ids[q]]) slots[m++] = layout.slotOf[ids[q]];
     const s = slots.subarray(0, m).sort();
     for (let i = 0; i < m; i++) {
       let c = Number.POSITIVE_INFINITY;
