@@ -3,6 +3,7 @@ import { budgetForFraction, fitCacheToBudget, LayerCache } from "./cache.js";
 import type { DeviceProfile } from "./device.js";
 import { ColinkError } from "./errors.js";
 import { layoutFromOrder, LayerPlanner, maxGapSlots } from "./plan.js";
+import { xorshift32 } from "./rng.js";
 
 // 1 KiB bundles; latency 10 us; 1 byte/us = 1e6 B/s: reading a gap of g bundles costs
 // g * 1024 us, so no gap is worth reading (maxGap 0) ... unless we make bandwidth high.
@@ -58,6 +59,56 @@ describe("LayerPlanner without cache", () => {
     const planner = new LayerPlanner(layoutFromOrder(Array.from({ length: 64 }, (_, i) => i), 1024), dev);
     const r = planner.step(Array.from({ length: 40 }, (_, i) => i));
     expect(Array.from(r.readSlots.subarray(0, r.reads))).toEqual([16, 16, 8]);
+  });
+
+  it("splits a chain longer than the maximum request where it costs least, by hand", () => {
+    const planner = new LayerPlanner(layoutFromOrder(Array.from({ length: 64 }, (_, i) => i), 1024), dev);
+    // slots 0-9 | gap 5 | 15, 16 | gap 1 | 18-30: one chain of 31 slots, requests of at most 16.
+    // Cutting where a request must end (after 15: [0..15], [16..30]) reads 31 slots;
+    // cutting at the wide gap reads 26: [0..9], [15..30], also 2 requests.
+    const ids = [...Array.from({ length: 10 }, (_, i) => i), 15, 16, ...Array.from({ length: 13 }, (_, i) => 18 + i)];
+    const r = planner.step(ids);
+    expect(Array.from(r.readStart.subarray(0, r.reads))).toEqual([0, 15]);
+    expect(Array.from(r.readSlots.subarray(0, r.reads))).toEqual([10, 16]);
+    expect(r.gapSlots).toBe(1);
+    expect(r.ioUs).toBeCloseTo(2 * 10 + 26, 9);
+  });
+
+  it("reads every token's misses at the least cost of any split into requests, over random tokens", () => {
+    const rng = xorshift32(7);
+    for (const [n, maxRequestBytes, latencyUs] of [
+      [200, 16 * 1024, 10],
+      [300, 5 * 1024, 10],
+      [300, 64 * 1024, 3.5],
+      [100, 1024, 10],
+    ] as const) {
+      const device = { ...dev, maxRequestBytes, latencyUs };
+      const order = Array.from({ length: n }, (_, i) => i);
+      for (let i = n - 1; i > 0; i--) {
+        const j = Math.floor(rng() * (i + 1));
+        [order[i], order[j]] = [order[j], order[i]];
+      }
+      const planner = new LayerPlanner(layoutFromOrder(order, 1024), device);
+      const cap = planner.maxRequestSlots;
+      for (let token = 0; token < 300; token++) {
+        const density = 0.02 + 0.5 * rng();
+        const ids = order.filter(() => rng() < density);
+        const slots = ids.map((id) => planner.layout.slotOf[id]).sort((p, q) => p - q);
+        const r = planner.step(ids);
+        // every read starts and ends at a miss, fits the maximum request, and the reads cover every miss once
+        let covered = 0;
+        for (let k = 0; k < r.reads; k++) {
+          const lo = r.readStart[k];
+          const hi = lo + r.readSlots[k] - 1;
+          expect(r.readSlots[k]).toBeLessThanOrEqual(cap);
+          expect(slots.includes(lo) && slots.includes(hi)).toBe(true);
+          if (k > 0) expect(lo).toBeGreaterThan(r.readStart[k - 1] + r.readSlots[k - 1] - 1);
+          covered += slots.filter((s) => s >= lo && s <= hi).length;
+        }
+        expect(covered).toBe(slots.length);
+        expect(r.ioUs).toBeCloseTo(cheapestSplitUs(slots, cap, latencyUs, 1), 6);
+      }
+    }
   });
 
   it("rejects out-of-range and non-integer ids with a clear error", () => {
@@ -201,3 +252,15 @@ describe("cache budgets", () => {
     expect(fitCacheToBudget(spec, 0)).toEqual({ pinned: [], lru: 0, gapfill: true });
   });
 });
+
+/** Reference: the cheapest split of sorted miss slots into requests of at most `cap` slots, by brute DP. */
+function cheapestSplitUs(slots: number[], cap: number, latencyUs: number, transferUs: number): number {
+  const best = [0];
+  for (let j = 0; j < slots.length; j++) {
+    let b = Number.POSITIVE_INFINITY;
+    for (let i = j; i >= 0 && slots[j] - slots[i] < cap; i--) b = Math.min(b, best[i] + latencyUs + (slots[j] - slots[i] + 1) * transferUs);
+    best.push(b);
+  }
+  return best[slots.length];
+}
+

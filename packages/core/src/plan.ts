@@ -5,11 +5,15 @@
  *   → access collapse → read requests, each costing latency + bytes / bandwidth.
  *
  * Access collapse merges two neighbouring runs when reading the gap between them
- * costs less than issuing another request (gap bytes / bandwidth < latency), as
- * long as the merged request stays within the device's maximum request size; a
- * run longer than that is split. Bundles that a merged read brings in only because
- * they lie in its gap are *gap bundles*; with a gap-filling cache they enter the
- * recency cache (see cache.ts).
+ * costs less than issuing another request (gap bytes / bandwidth < latency). Misses
+ * so linked form a *chain*; a chain longer than the device's maximum request is
+ * split where it costs least: into the partition of its misses into requests of at
+ * most that size with the least total time (requests x latency + slots read x
+ * transfer), found by dynamic programming in one pass. The result is the cheapest
+ * way to read a token's misses: a gap the break-even rule leaves unread is never
+ * worth reading, and inside a chain the partition is optimal. Bundles that a merged
+ * read brings in only because they lie in its gap are *gap bundles*; with a
+ * gap-filling cache they enter the recency cache (see cache.ts).
  *
  * `LayerPlanner.step` is the hot path of the loader (one call per layer per token):
  * it allocates nothing, and works on bitsets and typed arrays sized to the layer.
@@ -86,6 +90,14 @@ export class LayerPlanner {
   private readonly seen: Uint32Array; // generation stamps for de-duplication
   private gen = 0;
   private readonly missBits: Uint32Array; // bitset over slots
+  // scratch of the chain split: miss slots, the cheapest cost of a chain's first k
+  // misses, best[k] - slot of miss k, where the last request of that partition
+  // starts, and a monotone deque
+  private readonly missSlots: Uint32Array;
+  private readonly best: Float64Array;
+  private readonly gval: Float64Array;
+  private readonly from: Int32Array;
+  private readonly deque: Int32Array;
   // pinnedBefore[s]: pinned bundles in slots [0, s). Pinned ids never change, so
   // without a recency part a read's gap bundles are counted from this, not walked.
   private readonly pinnedBefore: Int32Array | null;
@@ -102,6 +114,11 @@ export class LayerPlanner {
     const n = layout.neurons;
     this.seen = new Uint32Array(n);
     this.missBits = new Uint32Array((n + 31) >>> 5);
+    this.missSlots = new Uint32Array(n);
+    this.best = new Float64Array(n + 1);
+    this.gval = new Float64Array(n);
+    this.from = new Int32Array(n + 1);
+    this.deque = new Int32Array(n);
     this.pinnedBefore = null;
     if (cache && cache.lruCapacity === 0 && cache.pinnedCount > 0) {
       const before = new Int32Array(n + 1);
@@ -180,16 +197,14 @@ export class LayerPlanner {
     r.unique = unique;
     r.hits = hits;
 
-    // Walk miss slots in order: build runs, collapse small gaps, split long requests.
+    // Walk miss slots in order, cut chains at gaps not worth reading, split each
+    // chain that exceeds the maximum request into its cheapest requests.
     let reads = 0;
     let misses = 0;
-    let curStart = -1;
-    let curEnd = -1; // exclusive
+    let chain = 0; // index of the open chain's first miss
     const maxGap = this.maxGap;
-    const maxSlots = this.maxRequestSlots;
     const missIds = r.missIds;
-    const readStart = r.readStart;
-    const readSlots = r.readSlots;
+    const missSlots = this.missSlots;
     for (let w = 0; w < bits.length && misses < missCount; w++) {
       let word = bits[w];
       if (word === 0) continue;
@@ -198,25 +213,17 @@ export class LayerPlanner {
         const bit = 31 - Math.clz32(word & -word);
         word &= word - 1;
         const s = (w << 5) | bit;
-        missIds[misses++] = idAt[s];
-        if (curStart < 0) {
-          curStart = s;
-          curEnd = s + 1;
-        } else if (s - curEnd <= maxGap && s + 1 - curStart <= maxSlots) {
-          curEnd = s + 1;
-        } else {
-          readStart[reads] = curStart;
-          readSlots[reads++] = curEnd - curStart;
-          curStart = s;
-          curEnd = s + 1;
+        if (misses > chain && s - missSlots[misses - 1] - 1 > maxGap) {
+          reads = this.splitChain(chain, misses, reads);
+          chain = misses;
         }
+        missSlots[misses] = s;
+        missIds[misses++] = idAt[s];
       }
     }
-    // clear any words left set when we stopped early (none: we stop only after the last miss)
-    if (curStart >= 0) {
-      readStart[reads] = curStart;
-      readSlots[reads++] = curEnd - curStart;
-    }
+    if (misses > chain) reads = this.splitChain(chain, misses, reads);
+    const readStart = r.readStart;
+    const readSlots = r.readSlots;
     r.misses = misses;
     r.reads = reads;
 
@@ -298,5 +305,67 @@ export class LayerPlanner {
     }
     r.admitted = admitted;
     return r;
+  }
+
+  /**
+   * Writes the requests of the chain of misses [a, b) (slot order, every gap worth
+   * reading) from read index `reads` on, and returns the new read count. Within the
+   * maximum request: one read. Beyond it: the partition into requests of at most
+   * maxRequestSlots with the least latency x requests + transfer x slots. In units
+   * of one slot's transfer time a request costs L = latency / transfer plus its
+   * slots; with best[k] the cheapest cost of the chain's first k misses and x the
+   * miss slots,
+   *   best[j + 1] = L + x[j] + 1 + min over i of (best[i] - x[i])
+   * over the i whose request [x[i], x[j]] fits: a window that only moves right, so a
+   * deque of increasing values gives each minimum in O(1) (ties keep the later i,
+   * so a run of consecutive slots splits front to back as a greedy walk would).
+   */
+  private splitChain(a: number, b: number, reads: number): number {
+    const x = this.missSlots;
+    const readStart = this.result.readStart;
+    const readSlots = this.result.readSlots;
+    const cap = this.maxRequestSlots;
+    if (x[b - 1] - x[a] < cap) {
+      readStart[reads] = x[a];
+      readSlots[reads] = x[b - 1] - x[a] + 1;
+      return reads + 1;
+    }
+    // in units of one slot's transfer time: a request costs L + its slots
+    const L = (this.device.latencyUs * this.device.bandwidthBytesPerSec) / (this.layout.bundleBytes * 1e6);
+    const c = b - a;
+    const best = this.best;
+    const g = this.gval;
+    const from = this.from;
+    const dq = this.deque;
+    let head = 0;
+    let tail = 0; // dq[head, tail): candidate starts i, their g increasing
+    best[0] = 0;
+    for (let j = 0; j < c; j++) {
+      const xj = x[a + j];
+      const gj = best[j] - xj;
+      g[j] = gj;
+      while (tail > head && g[dq[tail - 1]] >= gj) tail--;
+      dq[tail++] = j;
+      while (xj - x[a + dq[head]] >= cap) head++;
+      const i = dq[head];
+      best[j + 1] = L + xj + 1 + g[i];
+      from[j + 1] = i;
+    }
+    // the requests back to front, then reversed into slot order
+    const first = reads;
+    for (let j = c; j > 0; j = from[j]) {
+      const i = from[j];
+      readStart[reads] = x[a + i];
+      readSlots[reads++] = x[a + j - 1] - x[a + i] + 1;
+    }
+    for (let lo = first, hi = reads - 1; lo < hi; lo++, hi--) {
+      const s0 = readStart[lo];
+      readStart[lo] = readStart[hi];
+      readStart[hi] = s0;
+      const n0 = readSlots[lo];
+      readSlots[lo] = readSlots[hi];
+      readSlots[hi] = n0;
+    }
+    return reads;
   }
 }
