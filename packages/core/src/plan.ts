@@ -90,14 +90,13 @@ export class LayerPlanner {
   private readonly seen: Uint32Array; // generation stamps for de-duplication
   private gen = 0;
   private readonly missBits: Uint32Array; // bitset over slots
-  // scratch of the chain split: miss slots, the cheapest cost of a chain's first k
-  // misses, best[k] - slot of miss k, where the last request of that partition
-  // starts, and a monotone deque
-  private readonly missSlots: Uint32Array;
-  private readonly best: Float64Array;
-  private readonly gval: Float64Array;
+  // scratch of the chain split: miss slots, where the last request of the cheapest
+  // partition of a chain's first k misses starts, and a monotone deque of candidate
+  // starts i with their best[i] - x[i]
+  private readonly missSlots: Int32Array;
   private readonly from: Int32Array;
   private readonly deque: Int32Array;
+  private readonly dequeG: Float64Array;
   // pinnedBefore[s]: pinned bundles in slots [0, s). Pinned ids never change, so
   // without a recency part a read's gap bundles are counted from this, not walked.
   private readonly pinnedBefore: Int32Array | null;
@@ -114,11 +113,10 @@ export class LayerPlanner {
     const n = layout.neurons;
     this.seen = new Uint32Array(n);
     this.missBits = new Uint32Array((n + 31) >>> 5);
-    this.missSlots = new Uint32Array(n);
-    this.best = new Float64Array(n + 1);
-    this.gval = new Float64Array(n);
+    this.missSlots = new Int32Array(n);
     this.from = new Int32Array(n + 1);
     this.deque = new Int32Array(n);
+    this.dequeG = new Float64Array(n);
     this.pinnedBefore = null;
     if (cache && cache.lruCapacity === 0 && cache.pinnedCount > 0) {
       const before = new Int32Array(n + 1);
@@ -333,23 +331,21 @@ export class LayerPlanner {
     // in units of one slot's transfer time: a request costs L + its slots
     const L = (this.device.latencyUs * this.device.bandwidthBytesPerSec) / (this.layout.bundleBytes * 1e6);
     const c = b - a;
-    const best = this.best;
-    const g = this.gval;
     const from = this.from;
-    const dq = this.deque;
+    const dq = this.deque; // candidate starts (indices into x)
+    const dqG = this.dequeG; // their best[i] - x[i], increasing from head to tail
     let head = 0;
-    let tail = 0; // dq[head, tail): candidate starts i, their g increasing
-    best[0] = 0;
+    let tail = 0;
+    let bj = 0; // best[j]
     for (let j = 0; j < c; j++) {
       const xj = x[a + j];
-      const gj = best[j] - xj;
-      g[j] = gj;
-      while (tail > head && g[dq[tail - 1]] >= gj) tail--;
-      dq[tail++] = j;
-      while (xj - x[a + dq[head]] >= cap) head++;
-      const i = dq[head];
-      best[j + 1] = L + xj + 1 + g[i];
-      from[j + 1] = i;
+      const gj = bj - xj;
+      while (tail > head && dqG[tail - 1] >= gj) tail--;
+      dq[tail] = a + j;
+      dqG[tail++] = gj;
+      while (xj - x[dq[head]] >= cap) head++;
+      bj = L + xj + 1 + dqG[head];
+      from[j + 1] = dq[head] - a;
     }
     // the requests back to front, then reversed into slot order
     const first = reads;
