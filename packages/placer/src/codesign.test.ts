@@ -98,12 +98,14 @@ describe("pinning what recency misses", () => {
     const d = csr(4, [[0, 1], [0], [2], [0, 2, 3], [1, 3]]);
     const community = [0, 0, 1, 1];
     expect(Array.from(loneActivations(d, community))).toEqual([2, 1, 1, 1]);
+    // with 3 pinned (never read, so no company): 2 is alone on [0, 2, 3], 3 still is on [1, 3]
+    expect(Array.from(loneActivations(d, community, Uint8Array.from([0, 0, 0, 1])))).toEqual([2, 1, 2, 1]);
     // the request estimate blends run starts with lone activations
     const freq = [3, 2, 2, 2];
     const starts = recencyMisses(d, RUN_GAP);
     const blended = pinCostScores(starts, freq, { latencyUs: 10, transferUs: 1 }, { counts: loneActivations(d, community), share: 0.5 });
     expect(Array.from(blended)).toEqual([0, 1, 2, 3].map((i) => 10 * (0.5 * starts[i] + 0.5 * [2, 1, 1, 1][i]) + freq[i]));
     const names = cacheCandidates(freq, 1, () => Uint32Array.from([0, 1, 2, 3]), d, { latencyUs: 10, transferUs: 1 }, community).map((c) => c.name);
-    expect(names.filter((n) => n.startsWith("pincost"))).toEqual(["pincost-lone50", "pincost-lone75"]);
+    expect(names.filter((n) => n.startsWith("pincost"))).toEqual(["pincost-lone50", "pincost-lone50r", "pincost-lone75", "pincost-lone75r"]);
   });
 });

@@ -131,7 +131,9 @@ export function recencyMissesAt(data: LayerTokens, horizons: number[]): Float64A
  *   share of the request estimate from *lone* activations (loneActivations: no
  *   other member of the id's community active on the token), a spatial stand-in
  *   for the temporal run starts; which blend wins depends on the bundle size and
- *   the trace, so the fit replay decides (docs/benchmarks.md#placer).
+ *   the trace, so the fit replay decides (docs/benchmarks.md#placer). Each comes
+ *   with `pincost-loneP r`: the same blend ranked again (RERANK_ROUNDS) with lone
+ *   activations that do not count the pinned ids as company.
  * Budget 0: no cache.
  */
 export function cacheCandidates(
@@ -188,14 +190,30 @@ export function cacheCandidates(
   }
   if (io) {
     const lone = community ? loneActivations(data, community) : undefined;
-    for (const share of lone ? LONE_SHARES : [0]) {
-      const top = hottest(pinCostScores(runStarts, freq, io, lone && { counts: lone, share }), budget);
-      const name = share === 0 ? "pincost" : `pincost-lone${Math.round(share * 100)}`;
+    const pinAll = (name: string, top: { ids: number[]; mask: Uint8Array }): void => {
       out.push({ name, order: orderFor(top.mask), cache: { pinned: top.ids, lru: 0, gapfill: false }, pinSet: name });
+    };
+    for (const share of lone ? LONE_SHARES : [0]) {
+      let top = hottest(pinCostScores(runStarts, freq, io, lone && { counts: lone, share }), budget);
+      pinAll(share === 0 ? "pincost" : `pincost-lone${Math.round(share * 100)}`, top);
+      if (!lone || !community) continue;
+      // A pinned neighbour is never read, so it carries no activation into a merged
+      // read: rank again with lone activations that count only unpinned company.
+      for (let round = 0; round < RERANK_ROUNDS; round++) {
+        const counts = loneActivations(data, community, top.mask);
+        top = hottest(pinCostScores(runStarts, freq, io, { counts, share }), budget);
+      }
+      pinAll(`pincost-lone${Math.round(share * 100)}r`, top);
     }
   }
   return out;
 }
+
+/**
+ * Rounds of the `pincost-loneP r` re-ranking: each recounts lone activations with the
+ * previous round's pinned ids as no company, and picks the budget again.
+ */
+export const RERANK_ROUNDS = 2;
 
 /**
  * Shares of pinCostScores' request estimate taken from lone activations, one
@@ -208,19 +226,31 @@ export const LONE_SHARES = [0.5, 0.75];
 /**
  * Per id, the tokens on which it is active while no other member of its community
  * (`community[id]`, e.g. Louvain's) is: activations that its co-activated neighbours,
- * laid out next to it, cannot carry into a merged read.
+ * laid out next to it, cannot carry into a merged read. Members marked in `noCompany`
+ * (pinned ones, which are never read) do not count as company for anyone.
  */
-export function loneActivations(data: LayerTokens, community: ArrayLike<number>): Float64Array {
+export function loneActivations(data: LayerTokens, community: ArrayLike<number>, noCompany?: Uint8Array): Float64Array {
+  const n = data.neurons;
+  const group = Int32Array.from({ length: n }, (_, i) => community[i]);
+  const company = new Uint8Array(n).fill(1); // 1: counts as company
+  if (noCompany) for (let i = 0; i < n; i++) company[i] = noCompany[i] ? 0 : 1;
   let groups = 0;
-  for (let i = 0; i < data.neurons; i++) groups = Math.max(groups, community[i] + 1);
+  for (let i = 0; i < n; i++) groups = Math.max(groups, group[i] + 1);
   const active = new Int32Array(groups);
-  const out = new Float64Array(data.neurons);
+  const out = new Float64Array(n);
+  const { ids, offsets } = data;
   for (let t = 0; t < data.tokens; t++) {
-    const lo = data.offsets[t];
-    const hi = data.offsets[t + 1];
-    for (let p = lo; p < hi; p++) active[community[data.ids[p]]]++;
-    for (let p = lo; p < hi; p++) if (active[community[data.ids[p]]] === 1) out[data.ids[p]]++;
-    for (let p = lo; p < hi; p++) active[community[data.ids[p]]] = 0;
+    const lo = offsets[t];
+    const hi = offsets[t + 1];
+    for (let p = lo; p < hi; p++) {
+      const id = ids[p];
+      active[group[id]] += company[id];
+    }
+    for (let p = lo; p < hi; p++) {
+      const id = ids[p];
+      if (active[group[id]] === company[id]) out[id]++;
+    }
+    for (let p = lo; p < hi; p++) active[group[ids[p]]] = 0;
   }
   return out;
 }
