@@ -194,16 +194,17 @@ export function cacheCandidates(
       out.push({ name, order: orderFor(top.mask), cache: { pinned: top.ids, lru: 0, gapfill: false }, pinSet: name });
     };
     for (const share of lone ? LONE_SHARES : [0]) {
+      const name = share === 0 ? "pincost" : `pincost-lone${Math.round(share * 100)}`;
       let top = hottest(pinCostScores(runStarts, freq, io, lone && { counts: lone, share }), budget);
-      pinAll(share === 0 ? "pincost" : `pincost-lone${Math.round(share * 100)}`, top);
-      if (!lone || !community) continue;
+      pinAll(name, top);
+      if (!community) continue; // (then share is 0: nothing to re-rank)
       // A pinned neighbour is never read, so it carries no activation into a merged
       // read: rank again with lone activations that count only unpinned company.
       for (let round = 0; round < RERANK_ROUNDS; round++) {
         const counts = loneActivations(data, community, top.mask);
         top = hottest(pinCostScores(runStarts, freq, io, { counts, share }), budget);
       }
-      pinAll(`pincost-lone${Math.round(share * 100)}r`, top);
+      pinAll(`${name}r`, top);
     }
   }
   return out;
