@@ -20,6 +20,15 @@ const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.
 /** A usage mistake caught by yargs (unknown command or option, missing argument). */
 class UsageError extends Error {}
 
+/** The text given for `--key` on the command line (`--key v` or `--key=v`), for error messages. */
+function rawValue(argv: string[], key: string): string {
+  for (let i = 0; i < argv.length; i++) {
+    if (argv[i] === `--${key}`) return argv[i + 1] ?? "";
+    if (argv[i].startsWith(`--${key}=`)) return argv[i].slice(key.length + 3);
+  }
+  return "";
+}
+
 export async function main(argv: string[]): Promise<number> {
   const cli = yargs(argv)
     .scriptName("colink")
@@ -31,6 +40,15 @@ export async function main(argv: string[]): Promise<number> {
     .command(packerCommands)
     .command(loaderCommands)
     .command(pipelineCommand)
+    .check((args) => {
+      // yargs turns a number option's non-numeric value into NaN: name the value given
+      // (each option once: skip yargs' camelCase copies and one-letter aliases)
+      for (const [key, v] of Object.entries(args)) {
+        if (typeof v !== "number" || !Number.isNaN(v) || key.length === 1 || /[A-Z]/.test(key)) continue;
+        throw new UsageError(`--${key} must be a number, got ${JSON.stringify(rawValue(argv, key))}`);
+      }
+      return true;
+    })
     .demandCommand(1, "no command given: run `colink --help` for the list")
     .recommendCommands()
     .strict()
