@@ -86,26 +86,48 @@ describe("pinning what recency misses", () => {
     freq[0] += 1;
     // by hand, with RUN_GAP = 2: neuron 0 starts 2 runs (tokens 0 and 8; 4 idle tokens between);
     // neuron 1 fires every other token, a 1-token gap that does not break its run, so 1 start
-    expect(Array.from(pinCostScores(recencyMisses(data, RUN_GAP), freq, { latencyUs: 1, transferUs: 0 }))).toEqual([2, 1, 0, 0]);
-    expect(Array.from(pinCostScores(recencyMisses(data, RUN_GAP), freq, { latencyUs: 60, transferUs: 6 }))).toEqual([60 * 2 + 6 * 9, 60 * 1 + 6 * 8, 0, 0]);
-    // with no latency it is frequency pinning
-    const plain = cacheCandidates(freq, 1, () => Uint32Array.from([0, 1, 2, 3]), data, { latencyUs: 0, transferUs: 1 });
-    expect(plain.find((c) => c.name === "pincost")?.cache).toEqual({ pinned: [0], lru: 0, gapfill: false });
-    expect(cacheCandidates(freq, 1, () => Uint32Array.from([0, 1, 2, 3]), data).some((c) => c.name === "pincost")).toBe(false);
+    expect(Array.from(pinCostScores(recencyMisses(data, RUN_GAP), freq, { latencyUs: 1, transferUs: 0, maxGap: 0 }))).toEqual([2, 1, 0, 0]);
+    expect(Array.from(pinCostScores(recencyMisses(data, RUN_GAP), freq, { latencyUs: 60, transferUs: 6, maxGap: 9 }))).toEqual([60 * 2 + 6 * 9, 60 * 1 + 6 * 8, 0, 0]);
+    // with no latency it is frequency pinning; without the device's costs there is no pincost candidate
+    const plain = cacheCandidates(freq, 1, () => Uint32Array.from([0, 1, 2, 3]), data, { latencyUs: 0, transferUs: 1, maxGap: 0 });
+    expect(plain.find((c) => c.name === "pincost-lone50")?.cache).toEqual({ pinned: [0], lru: 0, gapfill: false });
+    expect(cacheCandidates(freq, 1, () => Uint32Array.from([0, 1, 2, 3]), data).some((c) => c.name.startsWith("pincost"))).toBe(false);
   });
-  it("lone activations count tokens on which no other member of the community fires", () => {
-    // communities {0, 1} and {2, 3}
-    const d = csr(4, [[0, 1], [0], [2], [0, 2, 3], [1, 3]]);
-    const community = [0, 0, 1, 1];
-    expect(Array.from(loneActivations(d, community))).toEqual([2, 1, 1, 1]);
-    // with 3 pinned (never read, so no company): 2 is alone on [0, 2, 3], 3 still is on [1, 3]
-    expect(Array.from(loneActivations(d, community, Uint8Array.from([0, 0, 0, 1])))).toEqual([2, 1, 2, 1]);
+  it("lone activations count tokens with no other active id within the merge gap in the order", () => {
+    // slots: id 3 -> 0, 0 -> 1, 7 -> 2, 2 -> 3, 5 -> 4, 1 -> 5, 4 -> 6, 6 -> 7
+    const order = [3, 0, 7, 2, 5, 1, 4, 6];
+    const d = csr(8, [[0, 5], [3, 7], [2, 5], [1]]);
+    const io = (maxGap: number) => ({ latencyUs: 10, transferUs: 1, maxGap });
+    // maxGap 1: [0, 5] sit at slots 1 and 4 (2 between: both lone), [3, 7] at 0 and 2, [2, 5] at 3 and 4, [1] alone
+    expect(Array.from(loneActivations(d, order, io(1)))).toEqual([1, 1, 0, 0, 0, 1, 0, 0]);
+    // with 7 pinned (never read, so no company): 3 is alone on [3, 7]; 7 still has 3 beside it
+    expect(Array.from(loneActivations(d, order, io(1), Uint8Array.from([0, 0, 0, 0, 0, 0, 0, 1])))).toEqual([1, 1, 0, 1, 0, 1, 0, 0]);
+    // maxGap 2: 0 and 5 merge too
+    expect(Array.from(loneActivations(d, order, io(2)))).toEqual([0, 1, 0, 0, 0, 0, 0, 0]);
+    // the same by brute force on a larger layer, for every gap, with and without pinned ids
+    const n = 200;
+    const perm = Array.from({ length: n }, (_, i) => (i * 73) % n);
+    const slot = new Int32Array(n);
+    perm.forEach((id, s) => {
+      slot[id] = s;
+    });
+    const toks = Array.from({ length: 40 }, (_, t) => Array.from({ length: n }, (_, i) => i).filter((i) => (i * 31 + t * 17) % 11 === 0));
+    const big = csr(n, toks);
+    const pinned = Uint8Array.from({ length: n }, (_, i) => (i % 7 === 0 ? 1 : 0));
+    for (const gap of [0, 3, 12, 250]) {
+      for (const mask of [undefined, pinned]) {
+        const want = new Array(n).fill(0);
+        for (const t of toks) for (const i of t) if (!t.some((j) => j !== i && !mask?.[j] && Math.abs(slot[i] - slot[j]) - 1 <= gap)) want[i]++;
+        expect(Array.from(loneActivations(big, perm, io(gap), mask))).toEqual(want);
+      }
+    }
     // the request estimate blends run starts with lone activations
-    const freq = [3, 2, 2, 2];
+    const freq = [1, 1, 1, 1, 0, 2, 0, 1];
     const starts = recencyMisses(d, RUN_GAP);
-    const blended = pinCostScores(starts, freq, { latencyUs: 10, transferUs: 1 }, { counts: loneActivations(d, community), share: 0.5 });
-    expect(Array.from(blended)).toEqual([0, 1, 2, 3].map((i) => 10 * (0.5 * starts[i] + 0.5 * [2, 1, 1, 1][i]) + freq[i]));
-    const names = cacheCandidates(freq, 1, () => Uint32Array.from([0, 1, 2, 3]), d, { latencyUs: 10, transferUs: 1 }, community).map((c) => c.name);
-    expect(names.filter((n) => n.startsWith("pincost"))).toEqual(["pincost-lone50", "pincost-lone50r", "pincost-lone75", "pincost-lone75r"]);
+    const lone = loneActivations(d, order, io(1));
+    const blended = pinCostScores(starts, freq, io(1), { counts: lone, share: 0.5 });
+    expect(Array.from(blended)).toEqual(freq.map((f, i) => 10 * (0.5 * starts[i] + 0.5 * lone[i]) + f));
+    const names = cacheCandidates(freq, 1, () => Uint32Array.from(order), d, io(1)).map((c) => c.name);
+    expect(names.filter((x) => x.startsWith("pincost"))).toEqual(["pincost-lone50", "pincost-lone50r", "pincost-lone75", "pincost-lone75r"]);
   });
 });

@@ -10,6 +10,7 @@ import {
   LayerCache,
   LayerPlanner,
   layoutFromOrder,
+  maxGapSlots,
   NO_CACHE,
   simulateLayerRows,
   TokenStats,
@@ -120,20 +121,19 @@ export function recencyMissesAt(data: LayerTokens, horizons: number[]): Float64A
  *   horizon pinned (recencyMisses), the rest by recency. On traces with strong
  *   token-to-token reuse these beat both baselines where the hottest-pinned mixes
  *   do not (docs/benchmarks.md#placer);
- * - when `io` (the device's request latency and one bundle's transfer time) is
- *   also given, `pincost`: the whole budget pinned, static like `pin`, ranked by the
- *   I/O time an id's activations would cost if every one transfers a bundle and
- *   every one that starts a run (the id idle on the 2 tokens before) also pays a
- *   request (pinCostScores). It prefers neurons that fire alone, a request each
- *   time, to those that fire in runs with their co-activated neighbours and ride
- *   inside their merged reads. When `community` (each id's Louvain community) is
- *   given too, `pincost-lone50` and `pincost-lone75` replace it: they take that
- *   share of the request estimate from *lone* activations (loneActivations: no
- *   other member of the id's community active on the token), a spatial stand-in
- *   for the temporal run starts; which blend wins depends on the bundle size and
+ * - when `io` (the device's request latency, one bundle's transfer time and the
+ *   merge gap) is also given, `pincost-lone50` and `pincost-lone75`: the whole budget
+ *   pinned, static like `pin`, ranked by the I/O time an id's activations would cost
+ *   unpinned (pinCostScores): a bundle's transfer each, and a request for those that
+ *   no neighbour carries into a merged read, estimated as a blend of *run starts*
+ *   (the id idle on the RUN_GAP tokens before: temporal) and *lone activations* in
+ *   the linked order `orderFor(undefined)` (no other active id within the merge gap:
+ *   spatial, loneActivations), with that share (50% / 75%) from the lone ones. They
+ *   prefer neurons that fire alone, a request each time, to those that ride inside
+ *   their neighbours' merged reads; which blend wins depends on the bundle size and
  *   the trace, so the fit replay decides (docs/benchmarks.md#placer). Each comes
  *   with `pincost-loneP r`: the same blend ranked again (RERANK_ROUNDS) with lone
- *   activations that do not count the pinned ids as company.
+ *   activations that do not count the pinned ids as neighbours.
  * Budget 0: no cache.
  */
 export function cacheCandidates(
@@ -142,7 +142,6 @@ export function cacheCandidates(
   orderFor: (pinned: Uint8Array | undefined) => Uint32Array,
   data?: LayerTokens,
   io?: IoCost,
-  community?: ArrayLike<number>,
 ): Candidate[] {
   const plain = orderFor(undefined);
   if (budget <= 0) return [{ name: "none", order: plain, cache: { ...NO_CACHE, pinned: [] }, baseline: true }];
@@ -189,19 +188,18 @@ export function cacheCandidates(
     }
   }
   if (io) {
-    const lone = community ? loneActivations(data, community) : undefined;
     const pinAll = (name: string, top: { ids: number[]; mask: Uint8Array }): void => {
       out.push({ name, order: orderFor(top.mask), cache: { pinned: top.ids, lru: 0, gapfill: false }, pinSet: name });
     };
-    for (const share of lone ? LONE_SHARES : [0]) {
-      const name = share === 0 ? "pincost" : `pincost-lone${Math.round(share * 100)}`;
-      let top = hottest(pinCostScores(runStarts, freq, io, lone && { counts: lone, share }), budget);
+    const lone = loneActivations(data, plain, io);
+    for (const share of LONE_SHARES) {
+      const name = `pincost-lone${Math.round(share * 100)}`;
+      let top = hottest(pinCostScores(runStarts, freq, io, { counts: lone, share }), budget);
       pinAll(name, top);
-      if (!community) continue; // (then share is 0: nothing to re-rank)
       // A pinned neighbour is never read, so it carries no activation into a merged
-      // read: rank again with lone activations that count only unpinned company.
+      // read: rank again with lone activations that count only unpinned neighbours.
       for (let round = 0; round < RERANK_ROUNDS; round++) {
-        const counts = loneActivations(data, community, top.mask);
+        const counts = loneActivations(data, plain, io, top.mask);
         top = hottest(pinCostScores(runStarts, freq, io, { counts, share }), budget);
       }
       pinAll(`${name}r`, top);
@@ -218,53 +216,95 @@ export const RERANK_ROUNDS = 2;
 
 /**
  * Shares of pinCostScores' request estimate taken from lone activations, one
- * `pincost-loneP` candidate each (with no communities: `pincost`, share 0). Share 0
- * was a candidate too until no layer of any benchmark trace set chose it over
- * these two (docs/benchmarks.md#placer).
+ * `pincost-loneP` candidate each. Share 0 (run starts alone) was a candidate too
+ * until no layer of any benchmark trace set chose it over these two
+ * (docs/benchmarks.md#placer).
  */
 export const LONE_SHARES = [0.5, 0.75];
 
 /**
- * Per id, the tokens on which it is active while no other member of its community
- * (`community[id]`, e.g. Louvain's) is: activations that its co-activated neighbours,
- * laid out next to it, cannot carry into a merged read. Members marked in `noCompany`
- * (pinned ones, which are never read) do not count as company for anyone.
+ * Per id, the tokens on which it is active while no other active id lies within the
+ * merge gap of it in `order` (at most `io.maxGap` slots between them): activations
+ * that no neighbour in that order carries into a merged read, so each pays a request.
+ * Ids marked in `noCompany` (pinned ones, which are never read) do not count as
+ * neighbours for anyone; they keep their slots in `order`. One pass per token in
+ * linear time: slots fall into buckets of maxGap + 1, so a neighbour is in the same
+ * bucket or is the nearest end of an adjacent one.
  */
-export function loneActivations(data: LayerTokens, community: ArrayLike<number>, noCompany?: Uint8Array): Float64Array {
+export function loneActivations(data: LayerTokens, order: ArrayLike<number>, io: IoCost, noCompany?: Uint8Array): Float64Array {
   const n = data.neurons;
-  const group = Int32Array.from({ length: n }, (_, i) => community[i]);
-  const company = new Uint8Array(n).fill(1); // 1: counts as company
-  if (noCompany) for (let i = 0; i < n; i++) company[i] = noCompany[i] ? 0 : 1;
-  let groups = 0;
-  for (let i = 0; i < n; i++) groups = Math.max(groups, group[i] + 1);
-  const active = new Int32Array(groups);
+  const reach = io.maxGap + 1; // slots apart that still merge
+  const EMPTY_LO = 0x7fffffff;
+  const EMPTY_HI = -0x40000000;
+  const slot = new Int32Array(n);
+  for (let s = 0; s < n; s++) slot[order[s]] = s;
+  // Per bucket k of `reach` slots, the lowest and highest slot of an active neighbour
+  // at ends[2k + 2] and ends[2k + 3] (a spare bucket on each side: no bound tests).
+  const buckets = Math.floor(Math.max(0, n - 1) / reach) + 3;
+  const ends = new Int32Array(2 * buckets);
+  for (let k = 0; k < buckets; k++) {
+    ends[2 * k] = EMPTY_LO;
+    ends[2 * k + 1] = EMPTY_HI;
+  }
+  const at = new Int32Array(n); // per id: its bucket's index into ends
+  // per id, what it adds to its bucket's ends: its slot, or (no company) values that
+  // leave an empty bucket's ends apart and never come near a slot
+  const lowX = new Int32Array(n);
+  const highX = new Int32Array(n);
+  for (let i = 0; i < n; i++) {
+    at[i] = 2 * Math.floor(slot[i] / reach) + 2;
+    const company = noCompany === undefined || noCompany[i] === 0;
+    lowX[i] = company ? slot[i] : 0x3fffffff;
+    highX[i] = company ? slot[i] : EMPTY_HI;
+  }
   const out = new Float64Array(n);
   const { ids, offsets } = data;
   for (let t = 0; t < data.tokens; t++) {
-    const lo = offsets[t];
-    const hi = offsets[t + 1];
-    for (let p = lo; p < hi; p++) {
+    const a = offsets[t];
+    const b = offsets[t + 1];
+    // branch-free min and max (the slots come in id order, so a branch would guess badly)
+    for (let p = a; p < b; p++) {
       const id = ids[p];
-      active[group[id]] += company[id];
+      const k = at[id];
+      const lo = ends[k];
+      const dl = (lowX[id] - lo) | 0;
+      ends[k] = (lo + (dl & (dl >> 31))) | 0;
+      const hi = ends[k + 1];
+      const dh = (highX[id] - hi) | 0;
+      ends[k + 1] = (hi + (dh & ~(dh >> 31))) | 0;
     }
-    for (let p = lo; p < hi; p++) {
+    for (let p = a; p < b; p++) {
       const id = ids[p];
-      if (active[group[id]] === company[id]) out[id]++;
+      const k = at[id];
+      const x = slot[id];
+      const lo = ends[k];
+      const hi = ends[k + 1];
+      // slots are distinct: the bucket holds another neighbour unless it is empty or holds x alone
+      const alone = lo > hi || (lo === x && hi === x);
+      if (alone && ends[k - 1] < x - reach && ends[k + 2] > x + reach) out[id]++;
     }
-    for (let p = lo; p < hi; p++) active[group[ids[p]]] = 0;
+    for (let p = a; p < b; p++) {
+      const k = at[ids[p]];
+      ends[k] = EMPTY_LO;
+      ends[k + 1] = EMPTY_HI;
+    }
   }
   return out;
 }
 
-/** What a read costs on the device: a request's latency and one bundle's transfer, microseconds. */
+/**
+ * What a read costs on the device: a request's latency and one bundle's transfer,
+ * microseconds, and the most bundles a merged read reads through (core maxGapSlots).
+ */
 export interface IoCost {
   latencyUs: number;
   transferUs: number;
+  maxGap: number;
 }
 
 /** The device's IoCost for bundles of `bundleBytes`. */
 export function ioCost(device: DeviceProfile, bundleBytes: number): IoCost {
-  return { latencyUs: device.latencyUs, transferUs: (bundleBytes * 1e6) / device.bandwidthBytesPerSec };
+  return { latencyUs: device.latencyUs, transferUs: (bundleBytes * 1e6) / device.bandwidthBytesPerSec, maxGap: maxGapSlots(device, bundleBytes) };
 }
 
 /** Idle tokens that end a run of activations for `pinCostScores` (2, 3 and 4 scored alike: docs/benchmarks.md). */

@@ -98,7 +98,7 @@ export function placeLayer(job: LayerJob): LayerResult {
     insideTokens = g.insideTokens;
     freq = g.freq;
     communities = g.communities;
-    candidates = cacheCandidates(freq, budget, (mask) => colinkOrder(g, mask), data, ioCost(device, bundleBytes), g.community);
+    candidates = cacheCandidates(freq, budget, (mask) => colinkOrder(g, mask), data, ioCost(device, bundleBytes));
     // Order candidates scored jointly with the cache (chooseJoint): frequency order,
     // and hybrids that set the hottest unpinned 1-25% apart as one compact block
     // before the linked rest. Which wins depends on the device's break-even gap and

@@ -64,7 +64,7 @@ async function main(): Promise<void> {
   line("(reference: all-pairs greedy on the same sample)", lap());
   const budget = budgetForFraction(fraction, n);
   if (budget > 0) {
-    const cands = cacheCandidates(g.freq, budget, (mask) => colinkOrder(g, mask), data, ioCost(device, bundleBytes), g.community);
+    const cands = cacheCandidates(g.freq, budget, (mask) => colinkOrder(g, mask), data, ioCost(device, bundleBytes));
     line(`colink: ${cands.length} cache candidates (pin scores + orders)`, lap());
   }
   releasePairs(g.pairs);

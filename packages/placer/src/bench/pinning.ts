@@ -68,7 +68,7 @@ async function main(): Promise<void> {
     const g = buildColinkGraph(d, {});
     const starts = recencyMissesAt(d, gaps);
     const scores: ArrayLike<number>[] = [g.freq, ...starts, ...starts.map((s) => pinCostScores(s, g.freq, io))];
-    const lone = loneActivations(d, g.community);
+    const lone = loneActivations(d, colinkOrder(g, undefined), io);
     const runStarts = starts[gaps.indexOf(RUN_GAP)];
     for (const share of LONE_SHARES) scores.push(pinCostScores(runStarts, g.freq, io, { counts: lone, share }));
     scores.push(marginalCost(d, colinkOrder(g, undefined), device, bb, io));
