@@ -39,12 +39,16 @@ describe("colink CLI conventions", () => {
   });
 
   it("a number option given text names the option and the text on one line", () => {
-    for (const args of [["--seed", "abc"], ["--bundle-bytes=24k"]]) {
+    const cases: Array<[string[], RegExp]> = [
+      [["--seed", "abc"], /--seed must be a number, got "abc"/],
+      [["--bundle-bytes=24k"], /--bundle-bytes must be a number, got "24k"/],
+    ];
+    for (const [args, message] of cases) {
       const r = colink(["place", "-t", "t.arrow", "-o", "p.json", ...args]);
       expect(r.status).toBe(1);
       const lines = r.stderr.trim().split("\n");
       expect(lines).toHaveLength(1);
-      expect(lines[0]).toMatch(args[0] === "--seed" ? /--seed must be a number, got "abc"/ : /--bundle-bytes must be a number, got "24k"/);
+      expect(lines[0]).toMatch(message);
     }
   });
 });

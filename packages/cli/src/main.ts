@@ -20,13 +20,13 @@ const VERSION = (JSON.parse(readFileSync(new URL("../package.json", import.meta.
 /** A usage mistake caught by yargs (unknown command or option, missing argument). */
 class UsageError extends Error {}
 
-/** The text given for `--key` on the command line (`--key v` or `--key=v`), for error messages. */
-function rawValue(argv: string[], key: string): string {
+/** The text given for `--key` on the command line (`--key v` or `--key=v`; undefined: given another way, e.g. by alias). */
+function rawValue(argv: string[], key: string): string | undefined {
   for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === `--${key}`) return argv[i + 1] ?? "";
+    if (argv[i] === `--${key}`) return argv[i + 1];
     if (argv[i].startsWith(`--${key}=`)) return argv[i].slice(key.length + 3);
   }
-  return "";
+  return undefined;
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -45,7 +45,8 @@ export async function main(argv: string[]): Promise<number> {
       // (each option once: skip yargs' camelCase copies and one-letter aliases)
       for (const [key, v] of Object.entries(args)) {
         if (typeof v !== "number" || !Number.isNaN(v) || key.length === 1 || /[A-Z]/.test(key)) continue;
-        throw new UsageError(`--${key} must be a number, got ${JSON.stringify(rawValue(argv, key))}`);
+        const given = rawValue(argv, key);
+        throw new UsageError(`--${key} must be a number${given === undefined ? "" : `, got ${JSON.stringify(given)}`}`);
       }
       return true;
     })

@@ -68,10 +68,11 @@ async function main(): Promise<void> {
     const g = buildColinkGraph(d, {});
     const starts = recencyMissesAt(d, gaps);
     const scores: ArrayLike<number>[] = [g.freq, ...starts, ...starts.map((s) => pinCostScores(s, g.freq, io))];
-    const lone = loneActivations(d, colinkOrder(g, undefined), io);
+    const plain = colinkOrder(g, undefined);
+    const lone = loneActivations(d, plain, io);
     const runStarts = starts[gaps.indexOf(RUN_GAP)];
     for (const share of LONE_SHARES) scores.push(pinCostScores(runStarts, g.freq, io, { counts: lone, share }));
-    scores.push(marginalCost(d, colinkOrder(g, undefined), device, bb, io));
+    scores.push(marginalCost(d, plain, device, bb, io));
     const ms = scores.map((score) => {
       const top = hottest(score, budget);
       const cache = { pinned: top.ids, lru: 0, gapfill: false };
