@@ -191,7 +191,8 @@ export function cacheCandidates(
     const pinAll = (name: string, top: { ids: number[]; mask: Uint8Array }): void => {
       out.push({ name, order: orderFor(top.mask), cache: { pinned: top.ids, lru: 0, gapfill: false }, pinSet: name });
     };
-    const lone = loneActivations(data, plain, io);
+    const loneCounter = new LoneCounter(data, plain, io);
+    const lone = loneCounter.count();
     for (const share of LONE_SHARES) {
       const name = `pincost-lone${Math.round(share * 100)}`;
       let top = hottest(pinCostScores(runStarts, freq, io, { counts: lone, share }), budget);
@@ -199,7 +200,7 @@ export function cacheCandidates(
       // A pinned neighbour is never read, so it carries no activation into a merged
       // read: rank again with lone activations that count only unpinned neighbours.
       for (let round = 0; round < RERANK_ROUNDS; round++) {
-        const counts = loneActivations(data, plain, io, top.mask);
+        const counts = loneCounter.count(top.mask);
         top = hottest(pinCostScores(runStarts, freq, io, { counts, share }), budget);
       }
       pinAll(`${name}r`, top);
@@ -227,69 +228,97 @@ export const LONE_SHARES = [0.5, 0.75];
  * merge gap of it in `order` (at most `io.maxGap` slots between them): activations
  * that no neighbour in that order carries into a merged read, so each pays a request.
  * Ids marked in `noCompany` (pinned ones, which are never read) do not count as
- * neighbours for anyone; they keep their slots in `order`. One pass per token in
- * linear time: slots fall into buckets of maxGap + 1, so a neighbour is in the same
- * bucket or is the nearest end of an adjacent one.
+ * neighbours for anyone; they keep their slots in `order`. To count one order against
+ * several `noCompany` sets, make one LoneCounter and call `count` for each.
  */
 export function loneActivations(data: LayerTokens, order: ArrayLike<number>, io: IoCost, noCompany?: Uint8Array): Float64Array {
-  const n = data.neurons;
-  const reach = io.maxGap + 1; // slots apart that still merge
-  const EMPTY_LO = 0x7fffffff;
-  const EMPTY_HI = -0x40000000;
-  const slot = new Int32Array(n);
-  for (let s = 0; s < n; s++) slot[order[s]] = s;
-  // Per bucket k of `reach` slots, the lowest and highest slot of an active neighbour
-  // at ends[2k + 2] and ends[2k + 3] (a spare bucket on each side: no bound tests).
-  const buckets = Math.floor(Math.max(0, n - 1) / reach) + 3;
-  const ends = new Int32Array(2 * buckets);
-  for (let k = 0; k < buckets; k++) {
-    ends[2 * k] = EMPTY_LO;
-    ends[2 * k + 1] = EMPTY_HI;
-  }
-  const at = new Int32Array(n); // per id: its bucket's index into ends
-  // per id, what it adds to its bucket's ends: its slot, or (no company) values that
-  // leave an empty bucket's ends apart and never come near a slot
-  const lowX = new Int32Array(n);
-  const highX = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    at[i] = 2 * Math.floor(slot[i] / reach) + 2;
-    const company = noCompany === undefined || noCompany[i] === 0;
-    lowX[i] = company ? slot[i] : 0x3fffffff;
-    highX[i] = company ? slot[i] : EMPTY_HI;
-  }
-  const out = new Float64Array(n);
-  const { ids, offsets } = data;
-  for (let t = 0; t < data.tokens; t++) {
-    const a = offsets[t];
-    const b = offsets[t + 1];
-    // branch-free min and max (the slots come in id order, so a branch would guess badly)
-    for (let p = a; p < b; p++) {
-      const id = ids[p];
-      const k = at[id];
-      const lo = ends[k];
-      const dl = (lowX[id] - lo) | 0;
-      ends[k] = (lo + (dl & (dl >> 31))) | 0;
-      const hi = ends[k + 1];
-      const dh = (highX[id] - hi) | 0;
-      ends[k + 1] = (hi + (dh & ~(dh >> 31))) | 0;
+  return new LoneCounter(data, order, io).count(noCompany);
+}
+
+/**
+ * Lone activations (loneActivations) of one order, counted for as many `noCompany`
+ * sets as asked. The constructor sorts every token's active slots once (a bitmap of
+ * the layer's slots read back word by word, linear in the slots); each count is then
+ * two sequential passes per token: the nearest neighbour below a slot on the way up,
+ * the nearest above it on the way down.
+ */
+export class LoneCounter {
+  private readonly order: Uint32Array;
+  private readonly reach: number; // slots apart that still merge
+  private readonly offsets: Int32Array;
+  private readonly slots: Uint16Array | Uint32Array; // per token, its active ids' slots, ascending
+  private readonly maxActive: number;
+
+  constructor(data: LayerTokens, order: ArrayLike<number>, io: IoCost) {
+    const n = data.neurons;
+    this.order = Uint32Array.from(order);
+    this.reach = io.maxGap + 1;
+    this.offsets = data.offsets;
+    const slot = new Int32Array(n);
+    for (let s = 0; s < n; s++) slot[this.order[s]] = s;
+    const { ids, offsets } = data;
+    const slots = new (n <= 0x10000 ? Uint16Array : Uint32Array)(offsets[data.tokens]);
+    const words = new Int32Array((n + 31) >>> 5);
+    let maxActive = 0;
+    for (let t = 0; t < data.tokens; t++) {
+      const a = offsets[t];
+      const b = offsets[t + 1];
+      if (b - a > maxActive) maxActive = b - a;
+      let wlo = words.length;
+      let whi = -1;
+      for (let p = a; p < b; p++) {
+        const x = slot[ids[p]];
+        const w = x >>> 5;
+        words[w] |= 1 << (x & 31);
+        if (w < wlo) wlo = w;
+        if (w > whi) whi = w;
+      }
+      // a token's ids are distinct (the trace contract), so its bits are its slots
+      let q = a;
+      for (let w = wlo; w <= whi; w++) {
+        let bits = words[w];
+        words[w] = 0;
+        while (bits !== 0) {
+          const low = bits & -bits;
+          slots[q++] = (w << 5) | (31 - Math.clz32(low));
+          bits ^= low;
+        }
+      }
     }
-    for (let p = a; p < b; p++) {
-      const id = ids[p];
-      const k = at[id];
-      const x = slot[id];
-      const lo = ends[k];
-      const hi = ends[k + 1];
-      // slots are distinct: the bucket holds another neighbour unless it is empty or holds x alone
-      const alone = lo > hi || (lo === x && hi === x);
-      if (alone && ends[k - 1] < x - reach && ends[k + 2] > x + reach) out[id]++;
-    }
-    for (let p = a; p < b; p++) {
-      const k = at[ids[p]];
-      ends[k] = EMPTY_LO;
-      ends[k + 1] = EMPTY_HI;
-    }
+    this.slots = slots;
+    this.maxActive = maxActive;
   }
-  return out;
+
+  /** Per id, its lone activations with the ids marked in `noCompany` counting as no neighbour. */
+  count(noCompany?: Uint8Array): Float64Array {
+    const { order, reach, offsets, slots } = this;
+    const n = order.length;
+    const company = new Uint8Array(n).fill(1); // per slot
+    if (noCompany) for (let s = 0; s < n; s++) company[s] = noCompany[order[s]] === 0 ? 1 : 0;
+    const lone = new Int32Array(n); // per slot
+    const near = new Int32Array(this.maxActive); // 1: the token's p-th slot has a neighbour below it
+    const tokens = offsets.length - 1;
+    // branch-free: whether a slot has a neighbour is a coin toss the predictor would lose
+    for (let t = 0; t < tokens; t++) {
+      const a = offsets[t];
+      const b = offsets[t + 1];
+      let below = -reach - 1;
+      for (let p = a; p < b; p++) {
+        const x = slots[p];
+        near[p - a] = ((reach - x + below) >> 31) + 1; // x - below <= reach
+        below += (x - below) & -company[x];
+      }
+      let above = n + reach + 1;
+      for (let p = b - 1; p >= a; p--) {
+        const x = slots[p];
+        lone[x] += (near[p - a] ^ 1) & ((reach - above + x) >>> 31); // and above - x > reach
+        above += (x - above) & -company[x];
+      }
+    }
+    const out = new Float64Array(n);
+    for (let s = 0; s < n; s++) out[order[s]] = lone[s];
+    return out;
+  }
 }
 
 /**
