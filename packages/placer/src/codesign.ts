@@ -245,6 +245,7 @@ export function loneActivations(data: LayerTokens, order: ArrayLike<number>, io:
 export class LoneCounter {
   private readonly order: Uint32Array;
   private readonly reach: number; // slots apart that still merge
+  private readonly tokens: number;
   private readonly offsets: Int32Array;
   private readonly slots: Uint16Array | Uint32Array; // per token, its active ids' slots, ascending
   private readonly maxActive: number;
@@ -253,6 +254,7 @@ export class LoneCounter {
     const n = data.neurons;
     this.order = Uint32Array.from(order);
     this.reach = io.maxGap + 1;
+    this.tokens = data.tokens;
     this.offsets = data.offsets;
     const slot = new Int32Array(n);
     for (let s = 0; s < n; s++) slot[this.order[s]] = s;
@@ -291,13 +293,12 @@ export class LoneCounter {
 
   /** Per id, its lone activations with the ids marked in `noCompany` counting as no neighbour. */
   count(noCompany?: Uint8Array): Float64Array {
-    const { order, reach, offsets, slots } = this;
+    const { order, reach, tokens, offsets, slots } = this;
     const n = order.length;
     const company = new Uint8Array(n).fill(1); // per slot
     if (noCompany) for (let s = 0; s < n; s++) company[s] = noCompany[order[s]] === 0 ? 1 : 0;
     const lone = new Int32Array(n); // per slot
     const near = new Int32Array(this.maxActive); // 1: the token's p-th slot has a neighbour below it
-    const tokens = offsets.length - 1;
     // branch-free: whether a slot has a neighbour is a coin toss the predictor would lose
     for (let t = 0; t < tokens; t++) {
       const a = offsets[t];
