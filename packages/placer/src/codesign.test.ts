@@ -1,6 +1,7 @@
 import { budgetForFraction, cacheSize, NO_CACHE } from "@colink/core";
 import { describe, expect, it } from "vitest";
-import { cacheCandidates, fitCostUs, loneActivations, pinCostScores, RUN_GAP, recencyMisses, recencyMissesAt } from "./codesign.js";
+import { cacheCandidates, fitCostUs, LoneCounter, loneActivations, pinCostScores, RUN_GAP, recencyMisses, recencyMissesAt } from "./codesign.js";
+import { activationCounts } from "./cooccur.js";
 import { placeLayer } from "./layer.js";
 import { METHODS } from "./methods.js";
 import { csr, dev } from "./testkit.js";
@@ -121,6 +122,23 @@ describe("pinning what recency misses", () => {
         expect(Array.from(loneActivations(big, perm, io(gap), mask))).toEqual(want);
       }
     }
+    // one counter serves many pinned sets: each count as if counted alone; with every id
+    // pinned, every activation is lone
+    const counter = new LoneCounter(big, perm, io(3));
+    const everyone = new Uint8Array(n).fill(1);
+    for (const mask of [undefined, pinned, everyone, undefined]) {
+      expect(Array.from(counter.count(mask))).toEqual(Array.from(loneActivations(big, perm, io(3), mask)));
+    }
+    expect(Array.from(counter.count(everyone))).toEqual(Array.from(activationCounts(big)));
+    // wider than 65536 neurons (32-bit slots), ids at word edges, the order reversed
+    const wide = 70000;
+    const rev = Array.from({ length: wide }, (_, s) => wide - 1 - s);
+    const wt = [[0, 31, 32, 63, 64, 69999], [5, 40000, 40002], [69990, 69999]];
+    const w16 = csr(wide, wt); // csr keeps ids as uint16: widen them
+    const got = loneActivations({ ...w16, ids: Uint32Array.from(wt.flat()) }, rev, io(1));
+    const lonely = new Array(wide).fill(0);
+    for (const t of wt) for (const i of t) if (!t.some((j) => j !== i && Math.abs(i - j) - 1 <= 1)) lonely[i]++;
+    expect(Array.from(got)).toEqual(lonely);
     // the request estimate blends run starts with lone activations
     const freq = [1, 1, 1, 1, 0, 2, 0, 1];
     const starts = recencyMisses(d, RUN_GAP);
